@@ -1,0 +1,112 @@
+package io.afasim.dedup;
+
+import io.afasim.journal.JournalContext;
+import io.afasim.journal.SegmentLogContext;
+
+/**
+ * Settings of the dedup layer, Aeron-style: defaults as constants, system properties read once,
+ * {@link #conclude()} validates and names the bad value.
+ */
+public final class DedupContext
+{
+    public static final String RANGE_BLOCKS_PROP_NAME = "afasim.dedup.rangeBlocks";
+    /** 256k blocks = 1 GiB of LBA space per mapping tree. */
+    public static final int RANGE_BLOCKS_DEFAULT = 1 << 18;
+    public static final int RANGE_BLOCKS_MIN = 1 << 6;
+    public static final int RANGE_COUNT_MAX = 1 << 20;
+
+    public static final String PAGE_COUNT_MAX_PROP_NAME = "afasim.dedup.pageCountMax";
+    /** B+ tree pages per volume: 1M pages = 4 GiB of metadata, enough for ~40M unique blocks. */
+    public static final int PAGE_COUNT_MAX_DEFAULT = 1 << 20;
+
+    public static final String CLEAN_SEGMENTS_MAX_PROP_NAME = "afasim.dedup.cleanSegmentsMax";
+    /** Segments one cleaning pass may move. */
+    public static final int CLEAN_SEGMENTS_MAX_DEFAULT = 4;
+
+    private int rangeBlocks = Integer.getInteger(RANGE_BLOCKS_PROP_NAME, RANGE_BLOCKS_DEFAULT);
+    private int pageCountMax = Integer.getInteger(PAGE_COUNT_MAX_PROP_NAME, PAGE_COUNT_MAX_DEFAULT);
+    private int cleanSegmentsMax = Integer.getInteger(CLEAN_SEGMENTS_MAX_PROP_NAME, CLEAN_SEGMENTS_MAX_DEFAULT);
+    private JournalContext journalContext = new JournalContext();
+    private SegmentLogContext segmentLogContext = new SegmentLogContext();
+    private boolean concluded;
+
+    public DedupContext conclude()
+    {
+        if (concluded)
+        {
+            return this;
+        }
+        if (rangeBlocks < RANGE_BLOCKS_MIN || Integer.bitCount(rangeBlocks) != 1)
+        {
+            throw new IllegalArgumentException(RANGE_BLOCKS_PROP_NAME + "=" + rangeBlocks +
+                " must be a power of two >= " + RANGE_BLOCKS_MIN);
+        }
+        if (pageCountMax < 16)
+        {
+            throw new IllegalArgumentException(PAGE_COUNT_MAX_PROP_NAME + "=" + pageCountMax + " must be >= 16");
+        }
+        if (cleanSegmentsMax < 1)
+        {
+            throw new IllegalArgumentException(CLEAN_SEGMENTS_MAX_PROP_NAME + "=" + cleanSegmentsMax + " must be >= 1");
+        }
+        journalContext.conclude();
+        segmentLogContext.conclude();
+        concluded = true;
+        return this;
+    }
+
+    public int rangeBlocks()
+    {
+        return rangeBlocks;
+    }
+
+    public DedupContext rangeBlocks(final int rangeBlocks)
+    {
+        this.rangeBlocks = rangeBlocks;
+        return this;
+    }
+
+    public int pageCountMax()
+    {
+        return pageCountMax;
+    }
+
+    public DedupContext pageCountMax(final int pageCountMax)
+    {
+        this.pageCountMax = pageCountMax;
+        return this;
+    }
+
+    public int cleanSegmentsMax()
+    {
+        return cleanSegmentsMax;
+    }
+
+    public DedupContext cleanSegmentsMax(final int cleanSegmentsMax)
+    {
+        this.cleanSegmentsMax = cleanSegmentsMax;
+        return this;
+    }
+
+    public JournalContext journalContext()
+    {
+        return journalContext;
+    }
+
+    public DedupContext journalContext(final JournalContext journalContext)
+    {
+        this.journalContext = journalContext;
+        return this;
+    }
+
+    public SegmentLogContext segmentLogContext()
+    {
+        return segmentLogContext;
+    }
+
+    public DedupContext segmentLogContext(final SegmentLogContext segmentLogContext)
+    {
+        this.segmentLogContext = segmentLogContext;
+        return this;
+    }
+}

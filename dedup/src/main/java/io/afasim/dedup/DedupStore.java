@@ -1,0 +1,433 @@
+package io.afasim.dedup;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.UUID;
+
+import io.afasim.journal.AllocatorRedo;
+import io.afasim.journal.CheckpointStore;
+import io.afasim.journal.CheckpointWriter;
+import io.afasim.journal.ExtentAllocator;
+import io.afasim.journal.IoStatus;
+import io.afasim.journal.MetadataJournal;
+import io.afasim.journal.RedoRecordTypes;
+import io.afasim.journal.RedoSink;
+import io.afasim.journal.ReplayResult;
+import io.afasim.journal.SegmentCleaner;
+import io.afasim.journal.SegmentLog;
+import io.afasim.journal.Shelf;
+import io.afasim.journal.ShelfConfig;
+import io.afasim.journal.ShelfLayout;
+import org.agrona.DirectBuffer;
+import org.agrona.collections.Int2ObjectHashMap;
+import org.agrona.concurrent.UnsafeBuffer;
+
+/**
+ * The storage core of one shelf: drives, extent allocator, metadata redo journal, checkpoint
+ * images and the dedup volumes that live on them. Used by one thread (the controller will give
+ * each volume its own agent and put the cache layer between volumes and the journal).
+ *
+ * <p>Durability: {@link #commit()} syncs every volume's segment log (data blocks and summaries)
+ * and then commits the journal, so no durable record ever references a block that is not.
+ *
+ * <p>Recovery ({@link #open}): load the allocator bitmap named by the newest superblock, load the
+ * checkpoint image (mapping trees and fingerprint index; reference counts are derived), replay the
+ * redo records after the checkpoint, rebuild each volume's segment log from the segment summaries,
+ * and mark live blocks. The result is the state of the last committed record.
+ *
+ * <pre>
+ * checkpoint image:
+ *   | magic i64 | version i32 | volumeCount i32 | volume section x volumeCount |
+ * volume section:
+ *   | volumeId i32 | sizeBlocks i64 | rangeBlocks i32 | mappedCount i64 |
+ *   | (range i32 | entryCount i64 | (lba i64, pba i64) x entryCount) per non-empty range | -1 i32 |
+ *   | fingerprintCount i64 | (fingerprint 32 bytes, pba i64) x fingerprintCount |
+ * </pre>
+ */
+public final class DedupStore implements AutoCloseable
+{
+    public static final long IMAGE_MAGIC = 0x4547_414D_4944_4641L; // "AFDIMAGE"
+    public static final int IMAGE_VERSION = 1;
+    public static final int VOLUMES_MAX = 4096;
+
+    private final Shelf shelf;
+    private final ExtentAllocator allocator;
+    private final MetadataJournal journal;
+    private final CheckpointStore checkpoints;
+    private final DedupContext ctx;
+    private final Int2ObjectHashMap<DedupVolume> volumes = new Int2ObjectHashMap<>();
+    private final RedoSink redo = this::appendOrCheckpoint;
+    private final UnsafeBuffer record = new UnsafeBuffer(ByteBuffer.allocateDirect(64));
+    private UnsafeBuffer descriptor = new UnsafeBuffer(ByteBuffer.allocateDirect(MetadataJournal.DESCRIPTOR_BYTES_MAX));
+    private UnsafeBuffer nextDescriptor = new UnsafeBuffer(ByteBuffer.allocateDirect(MetadataJournal.DESCRIPTOR_BYTES_MAX));
+    private int descriptorLength;
+    private boolean checkpointing;
+    private long checkpointCount;
+    private RecoveryReport recovery;
+
+    private DedupStore(
+        final Shelf shelf, final ExtentAllocator allocator, final MetadataJournal journal, final DedupContext ctx)
+    {
+        this.shelf = shelf;
+        this.allocator = allocator;
+        this.journal = journal;
+        this.checkpoints = new CheckpointStore(shelf, allocator);
+        this.ctx = ctx;
+    }
+
+    /** Formats a new shelf in {@code directory} with an empty journal. */
+    public static DedupStore format(
+        final Path directory, final UUID arrayId, final ShelfConfig config, final DedupContext ctx)
+    {
+        ctx.conclude();
+        final Shelf shelf = Shelf.format(directory, arrayId, config);
+        final ExtentAllocator allocator = new ExtentAllocator(shelf.layout().segmentCount());
+        final MetadataJournal journal = MetadataJournal.format(shelf, allocator, ctx.journalContext());
+        final DedupStore store = new DedupStore(shelf, allocator, journal, ctx);
+        store.recovery = new RecoveryReport(0, 0, 0, "formatted", 0);
+        return store;
+    }
+
+    /** Opens the shelf in {@code directory} and recovers to the last committed record. */
+    public static DedupStore open(final Path directory, final DedupContext ctx)
+    {
+        ctx.conclude();
+        final Shelf shelf = Shelf.open(directory);
+        try
+        {
+            final ExtentAllocator allocator = new ExtentAllocator(shelf.layout().segmentCount());
+            final MetadataJournal journal = MetadataJournal.open(shelf, allocator, ctx.journalContext());
+            final DedupStore store = new DedupStore(shelf, allocator, journal, ctx);
+            store.recover();
+            return store;
+        }
+        catch (final RuntimeException ex)
+        {
+            shelf.close();
+            throw ex;
+        }
+    }
+
+    private void recover()
+    {
+        descriptorLength = journal.checkpointDescriptor(descriptor, 0);
+        if (descriptorLength > 0)
+        {
+            loadImage();
+        }
+        final ReplayResult replay = journal.replay(this::onReplayedRecord);
+        for (final DedupVolume volume : volumes.values())
+        {
+            attachLog(volume, SegmentLog.recover(
+                shelf, allocator, redo, volume.volumeId(), ctx.segmentLogContext()));
+            volume.rebuildLiveness();
+        }
+        recovery = new RecoveryReport(
+            journal.checkpointLsn(), replay.recordCount(), replay.lastLsn(), replay.stopReason(), volumes.size());
+    }
+
+    private void loadImage()
+    {
+        final ImageInput in = new ImageInput(checkpoints.open(descriptor, 0, descriptorLength));
+        final long magic = in.readLong();
+        final int version = in.readInt();
+        if (magic != IMAGE_MAGIC || version != IMAGE_VERSION)
+        {
+            throw new CheckpointCorruptException("checkpoint image: magic 0x" + Long.toHexString(magic) +
+                " version " + version + ", expected 0x" + Long.toHexString(IMAGE_MAGIC) + " version " + IMAGE_VERSION);
+        }
+        final int volumeCount = in.readInt();
+        if (volumeCount < 0 || volumeCount > VOLUMES_MAX)
+        {
+            throw new CheckpointCorruptException("checkpoint image: volumeCount " + volumeCount);
+        }
+        for (int i = 0; i < volumeCount; i++)
+        {
+            final int volumeId = in.readInt();
+            final long sizeBlocks = in.readLong();
+            final int rangeBlocks = in.readInt();
+            newVolume(volumeId, sizeBlocks, rangeBlocks).decode(in);
+        }
+        if (!in.atEnd())
+        {
+            throw new CheckpointCorruptException("checkpoint image: bytes after the last volume");
+        }
+    }
+
+    private void onReplayedRecord(
+        final long lsn, final int type, final DirectBuffer payload, final int offset, final int length)
+    {
+        if (AllocatorRedo.apply(allocator, type, payload, offset, length))
+        {
+            return;
+        }
+        switch (type)
+        {
+            case RedoRecordTypes.SEGMENT_SEALED:
+                return; // the segment summary carries the seal
+
+            case DedupRecords.VOLUME_CREATED:
+                newVolume(
+                    payload.getInt(offset + DedupRecords.VOLUME_ID_OFFSET),
+                    payload.getLong(offset + DedupRecords.SIZE_BLOCKS_OFFSET),
+                    payload.getInt(offset + DedupRecords.RANGE_BLOCKS_OFFSET));
+                return;
+
+            default:
+                if (!DedupRecords.isDedupType(type))
+                {
+                    throw new IllegalStateException("replay: record " + lsn + " has unknown type " + type);
+                }
+                final int volumeId = payload.getInt(offset + DedupRecords.VOLUME_ID_OFFSET);
+                final DedupVolume volume = volumes.get(volumeId);
+                if (volume == null)
+                {
+                    throw new IllegalStateException("replay: record " + lsn + " for unknown volume " + volumeId);
+                }
+                volume.apply(type, payload, offset, length);
+        }
+    }
+
+    /**
+     * Creates a volume of {@code sizeBlocks} 4 KiB blocks (one VOLUME_CREATED record).
+     *
+     * @throws IllegalArgumentException if the id is taken or out of range.
+     */
+    public DedupVolume createVolume(final int volumeId, final long sizeBlocks)
+    {
+        if (volumeId < 0 || volumes.containsKey(volumeId) || volumes.size() >= VOLUMES_MAX)
+        {
+            throw new IllegalArgumentException("volume " + volumeId + ": id taken, negative or too many volumes");
+        }
+        final int rangeBlocks = ctx.rangeBlocks();
+        record.putInt(DedupRecords.VOLUME_ID_OFFSET, volumeId);
+        record.putLong(DedupRecords.SIZE_BLOCKS_OFFSET, sizeBlocks);
+        record.putInt(DedupRecords.RANGE_BLOCKS_OFFSET, rangeBlocks);
+        final DedupVolume volume = newVolume(volumeId, sizeBlocks, rangeBlocks);
+        final long lsn = redo.append(DedupRecords.VOLUME_CREATED, record, 0, DedupRecords.VOLUME_CREATED_LENGTH);
+        if (lsn < 0)
+        {
+            volumes.remove(volumeId);
+            throw new IllegalStateException("volume " + volumeId + ": cannot journal its creation: " + IoStatus.name(lsn));
+        }
+        attachLog(volume, new SegmentLog(shelf, allocator, redo, volumeId, ctx.segmentLogContext()));
+        return volume;
+    }
+
+    private DedupVolume newVolume(final int volumeId, final long sizeBlocks, final int rangeBlocks)
+    {
+        final ShelfLayout layout = shelf.layout();
+        final DedupVolume volume = new DedupVolume(
+            volumeId, sizeBlocks, rangeBlocks, ctx.pageCountMax(), layout.segmentCount(), layout.blocksPerSegment(), redo);
+        if (volumes.put(volumeId, volume) != null)
+        {
+            throw new IllegalStateException("volume " + volumeId + " exists twice");
+        }
+        return volume;
+    }
+
+    private void attachLog(final DedupVolume volume, final SegmentLog log)
+    {
+        volume.attach(log, new SegmentCleaner(log, ctx.segmentLogContext().clock()));
+    }
+
+    public DedupVolume volume(final int volumeId)
+    {
+        return volumes.get(volumeId);
+    }
+
+    /**
+     * Makes everything written so far durable: syncs each volume's segment log, then commits the
+     * journal with one fdatasync.
+     *
+     * @return the durable LSN, or a negative {@link IoStatus} (nothing new is then known durable).
+     */
+    public long commit()
+    {
+        for (final DedupVolume volume : volumes.values())
+        {
+            final int status = volume.segmentLog().sync();
+            if (status != IoStatus.OK)
+            {
+                return status;
+            }
+        }
+        return journal.commit();
+    }
+
+    /**
+     * Writes a checkpoint image of every volume and makes it the journal's replay start, then frees
+     * the previous image. Bounds replay time and frees journal space.
+     *
+     * @return {@link IoStatus#OK} or a negative {@link IoStatus} (the previous checkpoint then stays).
+     */
+    public int checkpoint()
+    {
+        if (checkpointing)
+        {
+            throw new IllegalStateException("checkpoint while checkpointing");
+        }
+        checkpointing = true;
+        try
+        {
+            final long committed = commit();
+            if (committed < 0)
+            {
+                return (int)committed;
+            }
+            final long lsn = journal.lastLsn();
+            final CheckpointWriter writer = checkpoints.begin();
+            final ImageOutput out = new ImageOutput(writer);
+            out.writeLong(IMAGE_MAGIC);
+            out.writeInt(IMAGE_VERSION);
+            out.writeInt(volumes.size());
+            for (final DedupVolume volume : volumes.values())
+            {
+                volume.encode(out);
+            }
+            int status = out.flush();
+            if (status != IoStatus.OK)
+            {
+                writer.abort();
+                return status;
+            }
+            final int length = writer.finish(nextDescriptor, 0);
+            if (length < 0)
+            {
+                writer.abort();
+                return length;
+            }
+            status = journal.checkpoint(lsn, nextDescriptor, 0, length);
+            if (status != IoStatus.OK)
+            {
+                writer.abort();
+                return status;
+            }
+            if (descriptorLength > 0)
+            {
+                status = checkpoints.release(descriptor, 0, descriptorLength, journal);
+            }
+            final UnsafeBuffer previous = descriptor;
+            descriptor = nextDescriptor;
+            nextDescriptor = previous;
+            descriptorLength = length;
+            checkpointCount++;
+            if (status != IoStatus.OK)
+            {
+                return status;
+            }
+            final long released = journal.commit();
+            return released < 0 ? (int)released : IoStatus.OK;
+        }
+        finally
+        {
+            checkpointing = false;
+        }
+    }
+
+    /**
+     * One round of segment cleaning on every volume: move live blocks out of the best victims,
+     * make the moves durable, free the victims.
+     *
+     * @return blocks moved, or a negative {@link IoStatus}.
+     */
+    public long clean()
+    {
+        long moved = 0;
+        for (final DedupVolume volume : volumes.values())
+        {
+            final int result = volume.clean(ctx.cleanSegmentsMax());
+            if (result < 0)
+            {
+                return result;
+            }
+            moved += result;
+        }
+        long status = commit();
+        if (status < 0)
+        {
+            return status;
+        }
+        for (final DedupVolume volume : volumes.values())
+        {
+            final int released = volume.releaseCleaned();
+            if (released < 0)
+            {
+                return released;
+            }
+        }
+        status = commit();
+        return status < 0 ? status : moved;
+    }
+
+    private long appendOrCheckpoint(final int type, final DirectBuffer payload, final int offset, final int length)
+    {
+        long lsn = journal.append(type, payload, offset, length);
+        if (lsn == IoStatus.NO_SPACE && !checkpointing)
+        {
+            final int status = checkpoint();
+            if (status != IoStatus.OK)
+            {
+                return status;
+            }
+            lsn = journal.append(type, payload, offset, length);
+        }
+        return lsn;
+    }
+
+    public Shelf shelf()
+    {
+        return shelf;
+    }
+
+    public ExtentAllocator allocator()
+    {
+        return allocator;
+    }
+
+    public MetadataJournal journal()
+    {
+        return journal;
+    }
+
+    public long checkpointCount()
+    {
+        return checkpointCount;
+    }
+
+    /** What the last {@link #open} found, or "formatted". */
+    public RecoveryReport recovery()
+    {
+        return recovery;
+    }
+
+    /** Checks every volume's invariants (see {@link DedupVolume#check(boolean)}). */
+    public void check(final boolean verifyContent)
+    {
+        for (final DedupVolume volume : volumes.values())
+        {
+            volume.check(verifyContent);
+        }
+    }
+
+    /** Closes the drives without committing anything: what was not committed is lost, as in a crash. */
+    @Override
+    public void close()
+    {
+        shelf.close();
+    }
+
+    /**
+     * What recovery found.
+     *
+     * @param checkpointLsn     records up to here came from the checkpoint image.
+     * @param replayedRecords   records replayed after it.
+     * @param lastLsn           last good record.
+     * @param stopReason        why replay stopped (end of log, or a torn record and where).
+     * @param volumeCount       volumes recovered.
+     */
+    public record RecoveryReport(
+        long checkpointLsn, long replayedRecords, long lastLsn, String stopReason, int volumeCount)
+    {
+    }
+}
