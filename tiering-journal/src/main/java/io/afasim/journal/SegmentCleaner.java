@@ -165,6 +165,11 @@ public final class SegmentCleaner
         {
             throw new IllegalArgumentException("clean(" + segmentId + "): the open segment cannot be cleaned");
         }
+        if (log.sealTimeMs(segmentId) < 0)
+        {
+            throw new IllegalArgumentException("clean(" + segmentId + "): not a sealed segment of owner " +
+                log.ownerId());
+        }
         if (scratch.capacity() < ShelfLayout.BLOCK_SIZE_BYTES)
         {
             throw new IllegalArgumentException("scratch capacity " + scratch.capacity() + " < one block");

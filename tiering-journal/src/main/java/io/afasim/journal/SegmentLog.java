@@ -1118,8 +1118,10 @@ public final class SegmentLog
         return HEADER + blockIndex * ENTRY;
     }
 
+    /** crc32c of a range of a direct (off-heap) buffer. */
     static int crc32c(final DirectBuffer buffer, final int offset, final int length)
     {
+        assert buffer.byteArray() == null : "crc32c by address needs a direct buffer";
         return length == 0 ? 0 : Crc32c.INSTANCE.compute(buffer.addressOffset(), offset, length);
     }
 

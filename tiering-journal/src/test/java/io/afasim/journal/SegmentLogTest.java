@@ -264,6 +264,49 @@ class SegmentLogTest
     }
 
     @Test
+    void recoverySkipsForeignSegmentsAndCountsDamagedSummaries()
+    {
+        SegmentLog log = format(SMALL_SEGMENTS, 8);
+        final ShelfLayout layout = shelf.layout();
+        final long kept = append(log, 1, 1);
+        assertEquals(IoStatus.OK, log.sync());
+        while (log.openSegment() == shelf.layout().segmentOf(kept))
+        {
+            assertTrue(append(log, 2, 2) > 0);
+        }
+        final long damagedPba = append(log, 3, 3);
+        assertEquals(IoStatus.OK, log.sync());
+        redo.commit();
+        final int damagedSegment = layout.segmentOf(damagedPba);
+
+        // a checkpoint image segment: allocated, with a summary area of another magic
+        final int image = allocator.allocate();
+        final ByteBuffer foreign = Drive.allocateAligned(BLOCK);
+        foreign.putLong(0, 0x1234_5678_9ABC_DEF0L);
+        assertEquals(IoStatus.OK, shelf.drive(layout.segmentDrive(image)).write(
+            layout.summaryOffsetBytes(image), foreign, 0, BLOCK));
+        // flip a byte of the damaged segment's summary header (its owner id)
+        final ByteBuffer header = Drive.allocateAligned(BLOCK);
+        final Drive drive = shelf.drive(layout.segmentDrive(damagedSegment));
+        assertEquals(IoStatus.OK, drive.read(layout.summaryOffsetBytes(damagedSegment), header, 0, BLOCK));
+        header.put(SegmentLog.OWNER_ID_OFFSET, (byte)(header.get(SegmentLog.OWNER_ID_OFFSET) ^ 1));
+        assertEquals(IoStatus.OK, drive.write(layout.summaryOffsetBytes(damagedSegment), header, 0, BLOCK));
+        assertEquals(IoStatus.OK, shelf.syncAll());
+        log = null;
+
+        final SegmentLog recovered = SegmentLog.recover(shelf, allocator, redo, OWNER, context(8));
+        assertEquals(1, recovered.ownedSegmentCount());
+        assertEquals(1, recovered.damagedSegmentCount());
+        assertEquals(-1, recovered.sealTimeMs(image));
+        assertReads(recovered, kept, 1);
+        recovered.markLive(kept);
+        recovered.markLive(damagedPba);
+        assertEquals(1, recovered.lostLiveCount());
+        assertEquals(IoStatus.NOT_FOUND, recovered.read(damagedPba, readBack, 0));
+        assertThrows(IllegalStateException.class, () -> recovered.markLive(layout.pba(image, 1)));
+    }
+
+    @Test
     void corruptedOrFailedReadsAreStatusesNeverData()
     {
         final SegmentLog log = format(SMALL_SEGMENTS, 8);
