@@ -28,7 +28,9 @@ import org.agrona.concurrent.UnsafeBuffer;
  * each volume its own agent and put the cache layer between volumes and the journal).
  *
  * <p>Durability: {@link #commit()} syncs every volume's segment log (data blocks and summaries)
- * and then commits the journal, so no durable record ever references a block that is not.
+ * and then commits the journal, so no durable record ever references a block that is not. When a
+ * sync fails the store is fenced ({@link #isFailed()}): nothing after the last commit becomes
+ * durable, and reopening recovers exactly the committed state.
  *
  * <p>Recovery ({@link #open}): load the allocator bitmap named by the newest superblock, load the
  * checkpoint image (mapping trees and fingerprint index; reference counts are derived), replay the
@@ -62,6 +64,8 @@ public final class DedupStore implements AutoCloseable
     private UnsafeBuffer nextDescriptor = new UnsafeBuffer(ByteBuffer.allocateDirect(MetadataJournal.DESCRIPTOR_BYTES_MAX));
     private int descriptorLength;
     private boolean checkpointing;
+    /** A segment log failed to sync: pending records may name dropped blocks, so nothing more is committed. */
+    private boolean failed;
     private long checkpointCount;
     private RecoveryReport recovery;
 
@@ -244,15 +248,29 @@ public final class DedupStore implements AutoCloseable
      */
     public long commit()
     {
+        if (failed)
+        {
+            return IoStatus.MEDIA_ERROR;
+        }
         for (final DedupVolume volume : volumes.values())
         {
             final int status = volume.segmentLog().sync();
             if (status != IoStatus.OK)
             {
+                // The log dropped every block since its last good sync, and journal records pending in
+                // memory may reference them: committing them would make a durable record point at a lost
+                // block. Fence the store; reopening recovers the last committed state.
+                failed = true;
                 return status;
             }
         }
         return journal.commit();
+    }
+
+    /** True after a failed segment sync: the store commits nothing more; reopen it to recover. */
+    public boolean isFailed()
+    {
+        return failed;
     }
 
     /**
