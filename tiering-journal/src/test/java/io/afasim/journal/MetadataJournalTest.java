@@ -424,6 +424,114 @@ class MetadataJournalTest
     }
 
     @Test
+    void tailOfATornCommitIsNotResurrectedAfterTheLogMovesOn() throws Exception
+    {
+        final Random random = new Random(Seeds.seed("tailOfATornCommitIsNotResurrectedAfterTheLogMovesOn"));
+        final List<Rec> all = new ArrayList<>();
+        final long commitStart;
+        final long journalOffset;
+        try (Shelf shelf = formatShelf(dir))
+        {
+            journalOffset = shelf.layout().journalOffsetBytes();
+            final MetadataJournal journal = MetadataJournal.format(shelf, newAllocator(shelf), new JournalContext());
+            for (int i = 0; i < 3; i++)
+            {
+                all.add(append(journal, randomType(random), randomPayload(random, 100, false)));
+            }
+            journal.commit();
+            // one commit of three records, each filling exactly one block: record 5 starts the second block
+            commitStart = journal.appendOffsetBytes();
+            for (int i = 0; i < 3; i++)
+            {
+                all.add(append(journal, randomType(random),
+                    randomPayload(random, Drive.BLOCK_SIZE_BYTES - MetadataJournal.HEADER_BYTES, false)));
+            }
+            journal.commit();
+            journal.close();
+        }
+        // the first block of that commit never reached the media
+        try (RandomAccessFile file = new RandomAccessFile(Shelf.drivePath(dir, 0).toFile(), "rw"))
+        {
+            file.seek(journalOffset + commitStart);
+            file.write(new byte[Drive.BLOCK_SIZE_BYTES]);
+        }
+        final Rec replacement;
+        try (Shelf shelf = Shelf.open(dir))
+        {
+            final MetadataJournal journal = MetadataJournal.open(shelf, newAllocator(shelf), new JournalContext());
+            final Collector collector = new Collector();
+            final ReplayResult result = journal.replay(collector);
+            assertRecords(all.subList(0, 3), collector.records);
+            assertEquals("end of log at offset " + commitStart + ": zero fill", result.stopReason());
+            replacement = append(journal, 50, randomPayload(random, 10, false));
+            assertEquals(4, replacement.lsn());
+            journal.close();
+        }
+        try (Shelf shelf = Shelf.open(dir))
+        {
+            final MetadataJournal journal = MetadataJournal.open(shelf, newAllocator(shelf), new JournalContext());
+            final Collector collector = new Collector();
+            final ReplayResult result = journal.replay(collector);
+            final List<Rec> expected = new ArrayList<>(all.subList(0, 3));
+            expected.add(replacement);
+            // the old record 5 follows with the expected lsn and a valid checksum, but chains to the old record 4
+            assertRecords(expected, collector.records);
+            assertEquals("stale record at offset " + (commitStart + Drive.BLOCK_SIZE_BYTES) +
+                " (lsn 5 does not chain to its predecessor)", result.stopReason());
+        }
+    }
+
+    @Test
+    void damageBeforeTheCheckpointLsnRestartsTheLogAfterIt() throws Exception
+    {
+        final Random random = new Random(Seeds.seed("damageBeforeTheCheckpointLsnRestartsTheLogAfterIt"));
+        final long[] offsets = new long[10];
+        final long journalOffset;
+        try (Shelf shelf = formatShelf(dir))
+        {
+            journalOffset = shelf.layout().journalOffsetBytes();
+            final MetadataJournal journal = MetadataJournal.format(shelf, newAllocator(shelf), new JournalContext());
+            long position = journal.appendOffsetBytes();
+            for (int i = 0; i < offsets.length; i++)
+            {
+                offsets[i] = position;
+                append(journal, randomType(random), randomPayload(random, 64, false));
+                position += MetadataJournal.HEADER_BYTES + 64;
+            }
+            // one commit holds records 1..10, so replay starts at record 1 and skips 1..5
+            assertEquals(IoStatus.OK, journal.checkpoint(5, scratch, 0, 0));
+            journal.close();
+        }
+        try (RandomAccessFile file = new RandomAccessFile(Shelf.drivePath(dir, 0).toFile(), "rw"))
+        {
+            file.seek(journalOffset + offsets[2] + MetadataJournal.HEADER_BYTES);
+            file.write(0x55 ^ file.read());
+        }
+        final Rec added;
+        try (Shelf shelf = Shelf.open(dir))
+        {
+            final MetadataJournal journal = MetadataJournal.open(shelf, newAllocator(shelf), new JournalContext());
+            final Collector collector = new Collector();
+            final ReplayResult result = journal.replay(collector);
+            assertEquals(0, collector.records.size());
+            assertEquals(5, result.lastLsn());
+            assertTrue(result.stopReason().startsWith("torn record at offset " + offsets[2]), result.stopReason());
+            assertTrue(result.stopReason().contains("new superblock written"), result.stopReason());
+            added = append(journal, 60, randomPayload(random, 20, false));
+            assertEquals(6, added.lsn());
+            journal.close();
+        }
+        try (Shelf shelf = Shelf.open(dir))
+        {
+            final MetadataJournal journal = MetadataJournal.open(shelf, newAllocator(shelf), new JournalContext());
+            assertEquals(5, journal.checkpointLsn());
+            final Collector collector = new Collector();
+            journal.replay(collector);
+            assertRecords(List.of(added), collector.records);
+        }
+    }
+
+    @Test
     void groupCommitMakesABatchDurableWithOneSync()
     {
         final long[] now = { 0 };
