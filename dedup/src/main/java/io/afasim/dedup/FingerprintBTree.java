@@ -1,0 +1,431 @@
+package io.afasim.dedup;
+
+import org.agrona.DirectBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.nio.ByteOrder;
+
+import static io.afasim.dedup.PagePool.NULL_PAGE_ID;
+import static io.afasim.dedup.PagePool.PAGES_PER_CHUNK_MASK;
+import static io.afasim.dedup.PagePool.PAGES_PER_CHUNK_SHIFT;
+import static io.afasim.dedup.PagePool.PAGE_SIZE_SHIFT;
+
+/**
+ * Off-heap B+ tree from a 32-byte key (SHA-256 fingerprint) to a long value; nodes are {@link PagePool} pages.
+ * <p>
+ * Key order: the 32 bytes compared as unsigned bytes, first byte most significant (memcmp order). Implemented as
+ * four big-endian longs compared unsigned, most significant first. Keys are stored as the raw 32 bytes, so a scan
+ * hands out exactly the bytes that were put.
+ * <p>
+ * Layout per node (see {@link BPlusTree} for the invariants), key width 32:
+ * <pre>
+ *   0       4       8          12         16                     3280                   4096
+ *   +-------+-------+----------+----------+----------------------+----------------------+
+ *   | count | kind  | prevPage | nextPage | key[0..102) 32 bytes | value[0..102) long   |  leaf, 102 entries
+ *   +-------+-------+----------+----------+----------------------+----------------------+
+ *   0                                     16                     3632               4088
+ *   +-------+-------+----------+----------+----------------------+------------------+---+
+ *   | count | kind  |   (unused: -1)      | key[0..113) 32 bytes | child[0..114) int|   |  branch, 113 keys
+ *   +-------+-------+----------+----------+----------------------+------------------+---+
+ * </pre>
+ * Values may be anything except {@link #MISSING}. Single-threaded; no allocation on get, put, remove or scan.
+ */
+public final class FingerprintBTree extends BPlusTree
+{
+    public static final long MISSING = LongBTree.MISSING;
+    public static final int KEY_WIDTH_BYTES = 32;
+
+    static final int LEAF_CAPACITY = leafCapacity(KEY_WIDTH_BYTES);
+    static final int BRANCH_CAPACITY = branchCapacity(KEY_WIDTH_BYTES);
+    static final int LEAF_VALUES_OFFSET = KEYS_OFFSET + LEAF_CAPACITY * KEY_WIDTH_BYTES;
+    static final int BRANCH_CHILDREN_OFFSET = KEYS_OFFSET + BRANCH_CAPACITY * KEY_WIDTH_BYTES;
+    private static final ByteOrder KEY_ORDER = ByteOrder.BIG_ENDIAN;
+
+    /** Visits entries in key order; the key is valid only during the call. */
+    @FunctionalInterface
+    public interface FingerprintConsumer
+    {
+        void accept(DirectBuffer keyBuffer, int keyOffset, long value);
+    }
+
+    /** Visits entries in key order while it returns true; the key is valid only during the call. */
+    @FunctionalInterface
+    public interface FingerprintPredicate
+    {
+        boolean test(DirectBuffer keyBuffer, int keyOffset, long value);
+    }
+
+    // Search key as four big-endian longs, loaded once per operation.
+    private long search0;
+    private long search1;
+    private long search2;
+    private long search3;
+    private DirectBuffer pendingKeyBuffer;
+    private int pendingKeyOffset;
+
+    public FingerprintBTree(final PagePool pool)
+    {
+        super(pool, KEY_WIDTH_BYTES);
+        assert leafValuesOffset == LEAF_VALUES_OFFSET && branchChildrenOffset == BRANCH_CHILDREN_OFFSET;
+    }
+
+    /**
+     * @return the value for the key at {@code keyBuffer[keyOffset, keyOffset + 32)}, or {@link #MISSING}.
+     */
+    public long get(final DirectBuffer keyBuffer, final int keyOffset)
+    {
+        if (rootPageId == NULL_PAGE_ID)
+        {
+            return MISSING;
+        }
+        loadSearchKey(keyBuffer, keyOffset);
+        final int leafPageId = descend(false);
+        final UnsafeBuffer buffer = pool.buffer(leafPageId);
+        final int base = base(leafPageId);
+        final int index = findInLeaf(buffer, base);
+        return index >= 0 ? buffer.getLong(base + LEAF_VALUES_OFFSET + (index << 3)) : MISSING;
+    }
+
+    public boolean containsKey(final DirectBuffer keyBuffer, final int keyOffset)
+    {
+        return get(keyBuffer, keyOffset) != MISSING;
+    }
+
+    /**
+     * Inserts or overwrites.
+     *
+     * @return the previous value, or {@link #MISSING} if the key was absent.
+     * @throws IllegalArgumentException if value is {@link #MISSING}.
+     * @throws IllegalStateException if the pool cannot supply the pages a split may need (tree unchanged).
+     */
+    public long put(final DirectBuffer keyBuffer, final int keyOffset, final long value)
+    {
+        if (value == MISSING)
+        {
+            throw new IllegalArgumentException("value MISSING (Long.MIN_VALUE) cannot be stored");
+        }
+        if (rootPageId == NULL_PAGE_ID)
+        {
+            createRootLeaf();
+        }
+        loadSearchKey(keyBuffer, keyOffset);
+        final int leafPageId = descend(true);
+        final UnsafeBuffer buffer = pool.buffer(leafPageId);
+        final int base = base(leafPageId);
+        final int index = findInLeaf(buffer, base);
+        if (index >= 0)
+        {
+            final int valueOffset = base + LEAF_VALUES_OFFSET + (index << 3);
+            final long previous = buffer.getLong(valueOffset);
+            buffer.putLong(valueOffset, value);
+            return previous;
+        }
+        pendingKeyBuffer = keyBuffer;
+        pendingKeyOffset = keyOffset;
+        insertIntoLeaf(-index - 1, value);
+        pendingKeyBuffer = null;
+        return MISSING;
+    }
+
+    /**
+     * Overwrites the value of a present key in place; never inserts or changes structure.
+     *
+     * @return the previous value, or {@link #MISSING} (and no change) if the key is absent.
+     */
+    public long replaceValue(final DirectBuffer keyBuffer, final int keyOffset, final long value)
+    {
+        if (value == MISSING)
+        {
+            throw new IllegalArgumentException("value MISSING (Long.MIN_VALUE) cannot be stored");
+        }
+        if (rootPageId == NULL_PAGE_ID)
+        {
+            return MISSING;
+        }
+        loadSearchKey(keyBuffer, keyOffset);
+        final int leafPageId = descend(false);
+        final UnsafeBuffer buffer = pool.buffer(leafPageId);
+        final int base = base(leafPageId);
+        final int index = findInLeaf(buffer, base);
+        if (index < 0)
+        {
+            return MISSING;
+        }
+        final int valueOffset = base + LEAF_VALUES_OFFSET + (index << 3);
+        final long previous = buffer.getLong(valueOffset);
+        buffer.putLong(valueOffset, value);
+        return previous;
+    }
+
+    /**
+     * @return the removed value, or {@link #MISSING} if the key was absent.
+     */
+    public long remove(final DirectBuffer keyBuffer, final int keyOffset)
+    {
+        if (rootPageId == NULL_PAGE_ID)
+        {
+            return MISSING;
+        }
+        loadSearchKey(keyBuffer, keyOffset);
+        final int leafPageId = descend(true);
+        final UnsafeBuffer buffer = pool.buffer(leafPageId);
+        final int base = base(leafPageId);
+        final int index = findInLeaf(buffer, base);
+        if (index < 0)
+        {
+            return MISSING;
+        }
+        final long previous = buffer.getLong(base + LEAF_VALUES_OFFSET + (index << 3));
+        removeFromLeaf(index);
+        return previous;
+    }
+
+    /**
+     * Visits entries with {@code fromKey <= key < toKeyExclusive} in key order. A null buffer leaves that end of the
+     * range open.
+     */
+    public void scan(
+        final DirectBuffer fromKeyBuffer,
+        final int fromKeyOffset,
+        final DirectBuffer toKeyBuffer,
+        final int toKeyOffset,
+        final FingerprintConsumer consumer)
+    {
+        int pageId = firstLeafAtOrAfter(fromKeyBuffer, fromKeyOffset);
+        int index = fromKeyBuffer == null || pageId == NULL_PAGE_ID ?
+            0 : lowerBound(pool.buffer(pageId), base(pageId));
+        while (pageId != NULL_PAGE_ID)
+        {
+            final UnsafeBuffer buffer = pool.buffer(pageId);
+            final int base = base(pageId);
+            final int count = buffer.getInt(base + COUNT_OFFSET);
+            for (; index < count; index++)
+            {
+                final int keyOffset = base + KEYS_OFFSET + index * KEY_WIDTH_BYTES;
+                if (toKeyBuffer != null && compareFingerprints(buffer, keyOffset, toKeyBuffer, toKeyOffset) >= 0)
+                {
+                    return;
+                }
+                consumer.accept(buffer, keyOffset, buffer.getLong(base + LEAF_VALUES_OFFSET + (index << 3)));
+            }
+            pageId = buffer.getInt(base + NEXT_OFFSET);
+            index = 0;
+        }
+    }
+
+    /**
+     * Like {@link #scan} but stops when the predicate returns false.
+     *
+     * @return true if the range was visited completely, false if the predicate stopped the scan.
+     */
+    public boolean scanWhile(
+        final DirectBuffer fromKeyBuffer,
+        final int fromKeyOffset,
+        final DirectBuffer toKeyBuffer,
+        final int toKeyOffset,
+        final FingerprintPredicate predicate)
+    {
+        int pageId = firstLeafAtOrAfter(fromKeyBuffer, fromKeyOffset);
+        int index = fromKeyBuffer == null || pageId == NULL_PAGE_ID ?
+            0 : lowerBound(pool.buffer(pageId), base(pageId));
+        while (pageId != NULL_PAGE_ID)
+        {
+            final UnsafeBuffer buffer = pool.buffer(pageId);
+            final int base = base(pageId);
+            final int count = buffer.getInt(base + COUNT_OFFSET);
+            for (; index < count; index++)
+            {
+                final int keyOffset = base + KEYS_OFFSET + index * KEY_WIDTH_BYTES;
+                if (toKeyBuffer != null && compareFingerprints(buffer, keyOffset, toKeyBuffer, toKeyOffset) >= 0)
+                {
+                    return true;
+                }
+                if (!predicate.test(buffer, keyOffset, buffer.getLong(base + LEAF_VALUES_OFFSET + (index << 3))))
+                {
+                    return false;
+                }
+            }
+            pageId = buffer.getInt(base + NEXT_OFFSET);
+            index = 0;
+        }
+        return true;
+    }
+
+    /** Leaf to start a scan in: the first leaf, or the leaf holding fromKey's position (search key loaded). */
+    private int firstLeafAtOrAfter(final DirectBuffer fromKeyBuffer, final int fromKeyOffset)
+    {
+        if (rootPageId == NULL_PAGE_ID)
+        {
+            return NULL_PAGE_ID;
+        }
+        if (fromKeyBuffer != null)
+        {
+            loadSearchKey(fromKeyBuffer, fromKeyOffset);
+            return descend(false);
+        }
+        int pageId = rootPageId;
+        for (int level = height - 1; level > 0; level--)
+        {
+            pageId = child(pageId, 0);
+        }
+        return pageId;
+    }
+
+    private void loadSearchKey(final DirectBuffer keyBuffer, final int keyOffset)
+    {
+        search0 = keyBuffer.getLong(keyOffset, KEY_ORDER);
+        search1 = keyBuffer.getLong(keyOffset + 8, KEY_ORDER);
+        search2 = keyBuffer.getLong(keyOffset + 16, KEY_ORDER);
+        search3 = keyBuffer.getLong(keyOffset + 24, KEY_ORDER);
+    }
+
+    /** Sign of (search key - key at offset). */
+    private int compareSearchKey(final UnsafeBuffer buffer, final int offset)
+    {
+        long key = buffer.getLong(offset, KEY_ORDER);
+        if (search0 != key)
+        {
+            return Long.compareUnsigned(search0, key);
+        }
+        key = buffer.getLong(offset + 8, KEY_ORDER);
+        if (search1 != key)
+        {
+            return Long.compareUnsigned(search1, key);
+        }
+        key = buffer.getLong(offset + 16, KEY_ORDER);
+        if (search2 != key)
+        {
+            return Long.compareUnsigned(search2, key);
+        }
+        return Long.compareUnsigned(search3, buffer.getLong(offset + 24, KEY_ORDER));
+    }
+
+    /** Descends to the leaf for the search key; records the path when asked (insert and remove). */
+    private int descend(final boolean recordPath)
+    {
+        int pageId = rootPageId;
+        final UnsafeBuffer[] chunks = pool.chunks();
+        final int leafLevel = height - 1;
+        for (int level = 0; level < leafLevel; level++)
+        {
+            final UnsafeBuffer buffer = chunks[pageId >>> PAGES_PER_CHUNK_SHIFT];
+            final int base = (pageId & PAGES_PER_CHUNK_MASK) << PAGE_SIZE_SHIFT;
+            final int childIndex = upperBound(buffer, base);
+            if (recordPath)
+            {
+                pathPageIds[level] = pageId;
+                pathChildIndexes[level] = childIndex;
+            }
+            pageId = buffer.getInt(base + BRANCH_CHILDREN_OFFSET + (childIndex << 2));
+        }
+        if (recordPath)
+        {
+            pathPageIds[leafLevel] = pageId;
+        }
+        return pageId;
+    }
+
+    /** @return the index of the search key in the leaf, or {@code -(insertion index) - 1}. */
+    private int findInLeaf(final UnsafeBuffer buffer, final int base)
+    {
+        int low = 0;
+        int high = buffer.getInt(base + COUNT_OFFSET) - 1;
+        while (low <= high)
+        {
+            final int mid = (low + high) >>> 1;
+            final int comparison = compareSearchKey(buffer, base + KEYS_OFFSET + mid * KEY_WIDTH_BYTES);
+            if (comparison > 0)
+            {
+                low = mid + 1;
+            }
+            else if (comparison < 0)
+            {
+                high = mid - 1;
+            }
+            else
+            {
+                return mid;
+            }
+        }
+        return -low - 1;
+    }
+
+    /** First index whose key is {@code >= search key}. */
+    private int lowerBound(final UnsafeBuffer buffer, final int base)
+    {
+        int low = 0;
+        int high = buffer.getInt(base + COUNT_OFFSET);
+        while (low < high)
+        {
+            final int mid = (low + high) >>> 1;
+            if (compareSearchKey(buffer, base + KEYS_OFFSET + mid * KEY_WIDTH_BYTES) > 0)
+            {
+                low = mid + 1;
+            }
+            else
+            {
+                high = mid;
+            }
+        }
+        return low;
+    }
+
+    /** First index whose key is {@code > search key}: the child to descend into. */
+    private int upperBound(final UnsafeBuffer buffer, final int base)
+    {
+        int low = 0;
+        int high = buffer.getInt(base + COUNT_OFFSET);
+        while (low < high)
+        {
+            final int mid = (low + high) >>> 1;
+            if (compareSearchKey(buffer, base + KEYS_OFFSET + mid * KEY_WIDTH_BYTES) >= 0)
+            {
+                low = mid + 1;
+            }
+            else
+            {
+                high = mid;
+            }
+        }
+        return low;
+    }
+
+    @Override
+    void writePendingKey(final UnsafeBuffer dst, final int dstOffset)
+    {
+        dst.putBytes(dstOffset, pendingKeyBuffer, pendingKeyOffset, KEY_WIDTH_BYTES);
+    }
+
+    @Override
+    int compareKeys(final UnsafeBuffer a, final int aOffset, final UnsafeBuffer b, final int bOffset)
+    {
+        return compareFingerprints(a, aOffset, b, bOffset);
+    }
+
+    /** The documented key order: unsigned lexicographic over the 32 bytes. */
+    public static int compareFingerprints(final DirectBuffer a, final int aOffset, final DirectBuffer b, final int bOffset)
+    {
+        for (int i = 0; i < KEY_WIDTH_BYTES; i += 8)
+        {
+            final long x = a.getLong(aOffset + i, KEY_ORDER);
+            final long y = b.getLong(bOffset + i, KEY_ORDER);
+            if (x != y)
+            {
+                return Long.compareUnsigned(x, y);
+            }
+        }
+        return 0;
+    }
+
+    @Override
+    String describeKey(final UnsafeBuffer buffer, final int offset)
+    {
+        final StringBuilder builder = new StringBuilder(2 * KEY_WIDTH_BYTES);
+        for (int i = 0; i < KEY_WIDTH_BYTES; i++)
+        {
+            builder.append(Character.forDigit((buffer.getByte(offset + i) >> 4) & 0xF, 16));
+            builder.append(Character.forDigit(buffer.getByte(offset + i) & 0xF, 16));
+        }
+        return builder.toString();
+    }
+}
