@@ -420,6 +420,10 @@ public final class DedupVolume
             fingerprints.repoint(blocks.prefix(oldPba), oldPba, newPba);
             blocks.move(oldPba, newPba);
             batch.put(oldPba, newPba);
+            if (!replaying)
+            {
+                log.markDead(oldPba);
+            }
         }
         map.remap(batch);
     }

@@ -51,7 +51,7 @@ final class Fingerprinter
         final byte[] array = buffer.byteArray();
         if (array != null)
         {
-            sha256.update(array, (int)(buffer.addressOffset() - UnsafeBuffer.ARRAY_BASE_OFFSET) + offset,
+            sha256.update(array, buffer.wrapAdjustment() + offset,
                 BLOCK_SIZE_BYTES);
         }
         else

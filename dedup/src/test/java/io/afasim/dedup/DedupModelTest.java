@@ -28,10 +28,15 @@ class DedupModelTest
     static final int VOLUME_ID = 7;
     static final int VOLUME_BLOCKS = 1536;
     static final int RANGE_BLOCKS = 64;
-    /** Distinct non-zero contents: few, so that writes dedup often. */
-    static final int CONTENT_COUNT = 48;
-    static final int STEPS = 2500;
-    static final int FULL_CHECK_INTERVAL = 250;
+    /** Half the writes pick one of a few hot contents (they dedup), half one of many (segments die partly). */
+    static final int HOT_CONTENT_COUNT = 16;
+    static final int CONTENT_COUNT = 2000;
+    static final int STEPS = 4500;
+    /** Steps without explicit checkpoints or crashes, with more commits: the 1 MiB journal fills inside writes. */
+    static final int QUIET_FROM_STEP = 1000;
+    static final int QUIET_TO_STEP = 3500;
+    /** Every step checks counts, fingerprints and block contents; every this many steps, every LBA is read too. */
+    static final int READ_ALL_INTERVAL = 100;
 
     @TempDir
     Path dir;
@@ -47,6 +52,7 @@ class DedupModelTest
         final UnsafeBuffer readBack = new UnsafeBuffer(ByteBuffer.allocateDirect(4096));
         final UnsafeBuffer expected = new UnsafeBuffer(ByteBuffer.allocateDirect(4096));
         final int[] counts = new int[9];
+        long movedByCleaning = 0;
 
         DedupStore store = DedupStore.format(dir, UUID.randomUUID(), SHELF, context());
         DedupVolume volume = store.createVolume(VOLUME_ID, VOLUME_BLOCKS);
@@ -57,12 +63,15 @@ class DedupModelTest
             final String where = "seed=" + seed + " step=" + step;
             final int[] before = current.clone();
             final long checkpointsBefore = store.checkpointCount();
-            final int op = random.nextInt(100);
+            final boolean quiet = step >= QUIET_FROM_STEP && step < QUIET_TO_STEP;
+            final int drawn = random.nextInt(100);
+            final int op = quiet && drawn >= 88 ? 80 + random.nextInt(8) : drawn;
             if (op < 45)
             {
                 counts[0]++;
                 final int lba = random.nextInt(VOLUME_BLOCKS);
-                final int content = random.nextInt(10) == 0 ? 0 : 1 + random.nextInt(CONTENT_COUNT);
+                final int content = random.nextInt(10) == 0 ? 0 :
+                    1 + random.nextInt(random.nextBoolean() ? HOT_CONTENT_COUNT : CONTENT_COUNT);
                 fill(block, content);
                 assertEquals(IoStatus.OK, volume.write(lba, block, 0), where);
                 current[lba] = content;
@@ -99,7 +108,9 @@ class DedupModelTest
             else if (op < 95)
             {
                 counts[5]++;
-                assertTrue(store.clean() >= 0, where);
+                final long moved = store.clean();
+                assertTrue(moved >= 0, where + " clean: " + moved);
+                movedByCleaning += moved;
                 committed = current.clone();
             }
             else
@@ -119,20 +130,21 @@ class DedupModelTest
                 counts[7]++;
                 committed = before;
             }
-            store.check(false);
+            store.check(true);
             assertEquals(mappedCount(current), volume.mappedBlocks(), where + " mapped blocks");
-            if (step % FULL_CHECK_INTERVAL == 0)
+            if (step % READ_ALL_INTERVAL == 0)
             {
-                store.check(true);
                 verifyAll(volume, current, readBack, expected, where);
             }
         }
         verifyAll(volume, current, readBack, expected, "seed=" + seed + " end");
         System.out.println("[afasim] ops write=" + counts[0] + " trim=" + counts[1] + " read=" + counts[2] +
             " commit=" + counts[3] + " checkpoint=" + counts[4] + " clean=" + counts[5] + " crash=" + counts[6] +
-            " checkpointInsideWrite=" + counts[7] + " dedupRatio=" + volume.dedupRatio() +
-            " writeAmplification=" + volume.segmentLog().writeAmplification());
+            " checkpointInsideWrite=" + counts[7] + " movedByCleaning=" + movedByCleaning +
+            " dedupRatio=" + volume.dedupRatio());
         assertTrue(counts[6] > 0 && counts[5] > 0 && counts[4] > 0, "every kind of step ran");
+        assertTrue(counts[7] > 0, "the journal filled up inside a write at least once (seed=" + seed + ")");
+        assertTrue(movedByCleaning > 0, "cleaning moved live blocks at least once (seed=" + seed + ")");
         store.close();
     }
 

@@ -3,14 +3,20 @@ package io.afasim.journal;
 import org.agrona.DirectBuffer;
 
 /**
- * Replays the allocator's redo records ({@link RedoRecordTypes#SEGMENT_ALLOCATED},
- * {@link RedoRecordTypes#SEGMENT_FREED}; payload: one little-endian int segment id) onto an
- * {@link ExtentAllocator}. The journal itself never interprets record types.
+ * Replays the allocator's redo records onto an {@link ExtentAllocator}. The journal itself never
+ * interprets record types.
+ *
+ * <pre>
+ * SEGMENT_ALLOCATED | segmentId i32 | ownerId i32 |   (written by SegmentLog)
+ * SEGMENT_FREED     | segmentId i32 |                 (SegmentLog.release, CheckpointStore.release)
+ * </pre>
  */
 public final class AllocatorRedo
 {
-    /** Payload of a segment record: the segment id. */
+    /** Payload of a SEGMENT_FREED record: the segment id. */
     public static final int PAYLOAD_BYTES = Integer.BYTES;
+    /** Payload of a SEGMENT_ALLOCATED record: the segment id and its owner. */
+    public static final int ALLOCATED_PAYLOAD_BYTES = 2 * Integer.BYTES;
 
     private AllocatorRedo()
     {
@@ -28,10 +34,11 @@ public final class AllocatorRedo
         {
             return false;
         }
-        if (length != PAYLOAD_BYTES)
+        final int expected = type == RedoRecordTypes.SEGMENT_ALLOCATED ? ALLOCATED_PAYLOAD_BYTES : PAYLOAD_BYTES;
+        if (length != expected)
         {
             throw new IllegalStateException("allocator record type " + type + " has length " + length + ", expected " +
-                PAYLOAD_BYTES);
+                expected);
         }
         final int segmentId = payload.getInt(offset);
         if (type == RedoRecordTypes.SEGMENT_ALLOCATED)

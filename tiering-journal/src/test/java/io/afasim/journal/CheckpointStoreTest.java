@@ -16,6 +16,7 @@ import static io.afasim.journal.JournalTestSupport.newAllocator;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class CheckpointStoreTest
@@ -165,11 +166,12 @@ class CheckpointStoreTest
             final ExtentAllocator allocator = newAllocator(shelf);
             final MetadataJournal journal = MetadataJournal.format(shelf, allocator, new JournalContext());
             final CheckpointStore store = new CheckpointStore(shelf, allocator);
-            final UnsafeBuffer payload = new UnsafeBuffer(new byte[4]);
-            // a data segment allocated through the journal
+            final UnsafeBuffer payload = new UnsafeBuffer(new byte[8]);
+            // a data segment allocated through the journal (segment id, owner id)
             final int dataSegment = allocator.allocate();
             payload.putInt(0, dataSegment);
-            assertTrue(journal.append(RedoRecordTypes.SEGMENT_ALLOCATED, payload, 0, 4) > 0);
+            payload.putInt(4, 3);
+            assertTrue(journal.append(RedoRecordTypes.SEGMENT_ALLOCATED, payload, 0, 8) > 0);
 
             // the checkpoint procedure
             final long lsn = journal.lastLsn();
@@ -225,11 +227,14 @@ class CheckpointStoreTest
     void allocatorRedoIgnoresOtherTypes()
     {
         final ExtentAllocator allocator = new ExtentAllocator(10);
-        final UnsafeBuffer payload = new UnsafeBuffer(new byte[4]);
+        final UnsafeBuffer payload = new UnsafeBuffer(new byte[8]);
         payload.putInt(0, 7);
-        assertTrue(AllocatorRedo.apply(allocator, RedoRecordTypes.SEGMENT_ALLOCATED, payload, 0, 4));
+        payload.putInt(4, 3);
+        assertTrue(AllocatorRedo.apply(allocator, RedoRecordTypes.SEGMENT_ALLOCATED, payload, 0, 8));
         assertTrue(allocator.isAllocated(7));
         assertFalse(AllocatorRedo.apply(allocator, RedoRecordTypes.DEDUP_FIRST, payload, 0, 4));
+        assertThrows(IllegalStateException.class,
+            () -> AllocatorRedo.apply(allocator, RedoRecordTypes.SEGMENT_ALLOCATED, payload, 0, 4));
         assertTrue(AllocatorRedo.apply(allocator, RedoRecordTypes.SEGMENT_FREED, payload, 0, 4));
         assertFalse(allocator.isAllocated(7));
     }
