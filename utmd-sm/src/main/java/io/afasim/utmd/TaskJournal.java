@@ -116,6 +116,7 @@ public final class TaskJournal implements AutoCloseable
             channel.force(true);
         }
         lengthBytes = validEnd;
+        appendCount = 0;
         Verify.invariant(channel.size() == lengthBytes, "journal length after truncation");
     }
 
@@ -411,6 +412,9 @@ public final class TaskJournal implements AutoCloseable
         return recordCount;
     }
 
+    /**
+     * @return records appended since the journal was opened or last compacted.
+     */
     public long appendCount()
     {
         return appendCount;

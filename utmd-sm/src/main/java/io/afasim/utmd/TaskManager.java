@@ -456,7 +456,7 @@ public final class TaskManager implements ParameterListener
             removeFinishedActive();
         }
 
-        if (0 == activeCount && journal.lengthBytes() > compactThresholdBytes)
+        if (0 == activeCount && journal.appendCount() > 0 && journal.lengthBytes() > compactThresholdBytes)
         {
             compact(nowNs);
         }
