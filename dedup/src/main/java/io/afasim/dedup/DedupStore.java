@@ -7,6 +7,7 @@ import java.util.UUID;
 import io.afasim.journal.AllocatorRedo;
 import io.afasim.journal.CheckpointStore;
 import io.afasim.journal.CheckpointWriter;
+import io.afasim.journal.Drive;
 import io.afasim.journal.ExtentAllocator;
 import io.afasim.journal.IoStatus;
 import io.afasim.journal.MetadataJournal;
@@ -20,6 +21,7 @@ import io.afasim.journal.ShelfConfig;
 import io.afasim.journal.ShelfLayout;
 import org.agrona.DirectBuffer;
 import org.agrona.collections.Int2ObjectHashMap;
+import org.agrona.collections.IntHashSet;
 import org.agrona.concurrent.UnsafeBuffer;
 
 /**
@@ -88,7 +90,7 @@ public final class DedupStore implements AutoCloseable
         final ExtentAllocator allocator = new ExtentAllocator(shelf.layout().segmentCount());
         final MetadataJournal journal = MetadataJournal.format(shelf, allocator, ctx.journalContext());
         final DedupStore store = new DedupStore(shelf, allocator, journal, ctx);
-        store.recovery = new RecoveryReport(0, 0, 0, "formatted", 0);
+        store.recovery = new RecoveryReport(0, 0, 0, "formatted", 0, 0);
         return store;
     }
 
@@ -126,8 +128,53 @@ public final class DedupStore implements AutoCloseable
                 shelf, allocator, redo, volume.volumeId(), ctx.segmentLogContext()));
             volume.rebuildLiveness();
         }
+        final int orphans = freeOrphanedImageSegments();
         recovery = new RecoveryReport(
-            journal.checkpointLsn(), replay.recordCount(), replay.lastLsn(), replay.stopReason(), volumes.size());
+            journal.checkpointLsn(), replay.recordCount(), replay.lastLsn(), replay.stopReason(), volumes.size(), orphans);
+    }
+
+    /**
+     * A crash after a new checkpoint became current but before the previous image was released leaves
+     * that image's segments allocated with nothing pointing at them. They still carry their image
+     * header, so they are found and freed here (with SEGMENT_FREED records). Data segments with a
+     * damaged summary are never freed: they are counted by their segment log instead.
+     */
+    private int freeOrphanedImageSegments()
+    {
+        final IntHashSet current = new IntHashSet();
+        if (descriptorLength > 0)
+        {
+            CheckpointStore.forEachSegment(descriptor, 0, descriptorLength, current::add);
+        }
+        final ShelfLayout layout = shelf.layout();
+        final ByteBuffer block = Drive.allocateAligned(Drive.BLOCK_SIZE_BYTES);
+        final UnsafeBuffer view = new UnsafeBuffer(block);
+        int freed = 0;
+        for (int segmentId = 0; segmentId < layout.segmentCount(); segmentId++)
+        {
+            if (!allocator.isAllocated(segmentId) || current.contains(segmentId))
+            {
+                continue;
+            }
+            final Drive drive = shelf.drive(layout.segmentDrive(segmentId));
+            if (drive.read(layout.summaryOffsetBytes(segmentId), block, 0, Drive.BLOCK_SIZE_BYTES) == IoStatus.OK &&
+                CheckpointStore.isImageSegmentHeader(view))
+            {
+                record.putInt(0, segmentId);
+                final long lsn = journal.append(RedoRecordTypes.SEGMENT_FREED, record, 0, Integer.BYTES);
+                if (lsn < 0)
+                {
+                    break;
+                }
+                allocator.free(segmentId);
+                freed++;
+            }
+        }
+        if (freed > 0 && journal.commit() < 0)
+        {
+            failed = true;
+        }
+        return freed;
     }
 
     private void loadImage()
@@ -281,6 +328,12 @@ public final class DedupStore implements AutoCloseable
      */
     public int checkpoint()
     {
+        return checkpoint(true);
+    }
+
+    /** {@code releasePrevious=false} simulates a crash between the new superblock and the release (tests). */
+    int checkpoint(final boolean releasePrevious)
+    {
         if (checkpointing)
         {
             throw new IllegalStateException("checkpoint while checkpointing");
@@ -321,7 +374,7 @@ public final class DedupStore implements AutoCloseable
                 writer.abort();
                 return status;
             }
-            if (descriptorLength > 0)
+            if (descriptorLength > 0 && releasePrevious)
             {
                 status = checkpoints.release(descriptor, 0, descriptorLength, journal);
             }
@@ -443,9 +496,11 @@ public final class DedupStore implements AutoCloseable
      * @param lastLsn           last good record.
      * @param stopReason        why replay stopped (end of log, or a torn record and where).
      * @param volumeCount       volumes recovered.
+     * @param orphanedSegmentsFreed segments of a previous checkpoint image left behind by a crash, now freed.
      */
     public record RecoveryReport(
-        long checkpointLsn, long replayedRecords, long lastLsn, String stopReason, int volumeCount)
+        long checkpointLsn, long replayedRecords, long lastLsn, String stopReason, int volumeCount,
+        int orphanedSegmentsFreed)
     {
     }
 }

@@ -233,6 +233,11 @@ public final class Drive implements AutoCloseable
     public int sync()
     {
         syncCount++;
+        if (faults.armed() && faults.takeFailSync())
+        {
+            errorCount++;
+            return IoStatus.MEDIA_ERROR;
+        }
         if (NativeIo.fdatasync(fd) != 0)
         {
             errorCount++;

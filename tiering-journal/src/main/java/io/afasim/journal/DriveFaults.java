@@ -4,7 +4,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Fault-injection seam of one drive: fail, delay or corrupt the next N reads or writes.
+ * Fault-injection seam of one drive: fail, delay or corrupt the next N reads or writes; fail the
+ * next N syncs.
  * Armed from any thread (tests, the fault harness); consumed by the thread doing the I/O.
  * When nothing is armed the data path pays one volatile read.
  */
@@ -14,6 +15,7 @@ public final class DriveFaults
     private final AtomicInteger failWrites = new AtomicInteger();
     private final AtomicInteger corruptReads = new AtomicInteger();
     private final AtomicInteger corruptWrites = new AtomicInteger();
+    private final AtomicInteger failSyncs = new AtomicInteger();
     private final AtomicInteger delayed = new AtomicInteger();
     private final AtomicLong delayNs = new AtomicLong();
     private final AtomicLong injectedCount = new AtomicLong();
@@ -47,6 +49,13 @@ public final class DriveFaults
         rearm();
     }
 
+    /** The next {@code count} syncs (fdatasync) fail with {@link IoStatus#MEDIA_ERROR}. */
+    public void failNextSyncs(final int count)
+    {
+        failSyncs.set(checkCount(count));
+        rearm();
+    }
+
     /** The next {@code count} reads or writes are delayed by {@code delayNs} each. */
     public void delayNext(final int count, final long delayNs)
     {
@@ -65,6 +74,7 @@ public final class DriveFaults
         failWrites.set(0);
         corruptReads.set(0);
         corruptWrites.set(0);
+        failSyncs.set(0);
         delayed.set(0);
         armed = false;
     }
@@ -88,6 +98,11 @@ public final class DriveFaults
     boolean takeFailWrite()
     {
         return take(failWrites);
+    }
+
+    boolean takeFailSync()
+    {
+        return take(failSyncs);
     }
 
     boolean takeCorruptRead()
@@ -130,7 +145,7 @@ public final class DriveFaults
     private void rearm()
     {
         armed = failReads.get() > 0 || failWrites.get() > 0 || corruptReads.get() > 0 ||
-            corruptWrites.get() > 0 || delayed.get() > 0;
+            corruptWrites.get() > 0 || failSyncs.get() > 0 || delayed.get() > 0;
     }
 
     private static int checkCount(final int count)
