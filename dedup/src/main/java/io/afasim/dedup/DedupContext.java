@@ -23,6 +23,12 @@ public final class DedupContext
     /** Segments one cleaning pass may move. */
     public static final int CLEAN_SEGMENTS_MAX_DEFAULT = 4;
 
+    public static final String REDO_BATCH_BYTES_PROP_NAME = "afasim.dedup.redoBatchBytes";
+    /** Redo records a volume gathers between commits; a full batch forces a commit. */
+    public static final int REDO_BATCH_BYTES_DEFAULT = 1 << 20;
+    public static final int REDO_BATCH_BYTES_MIN = 64 << 10;
+
+    private int redoBatchBytes = Integer.getInteger(REDO_BATCH_BYTES_PROP_NAME, REDO_BATCH_BYTES_DEFAULT);
     private int rangeBlocks = Integer.getInteger(RANGE_BLOCKS_PROP_NAME, RANGE_BLOCKS_DEFAULT);
     private int pageCountMax = Integer.getInteger(PAGE_COUNT_MAX_PROP_NAME, PAGE_COUNT_MAX_DEFAULT);
     private int cleanSegmentsMax = Integer.getInteger(CLEAN_SEGMENTS_MAX_PROP_NAME, CLEAN_SEGMENTS_MAX_DEFAULT);
@@ -49,6 +55,11 @@ public final class DedupContext
         {
             throw new IllegalArgumentException(CLEAN_SEGMENTS_MAX_PROP_NAME + "=" + cleanSegmentsMax + " must be >= 1");
         }
+        if (redoBatchBytes < REDO_BATCH_BYTES_MIN)
+        {
+            throw new IllegalArgumentException(REDO_BATCH_BYTES_PROP_NAME + "=" + redoBatchBytes + " must be >= " +
+                REDO_BATCH_BYTES_MIN);
+        }
         journalContext.conclude();
         segmentLogContext.conclude();
         concluded = true;
@@ -63,6 +74,17 @@ public final class DedupContext
     public DedupContext rangeBlocks(final int rangeBlocks)
     {
         this.rangeBlocks = rangeBlocks;
+        return this;
+    }
+
+    public int redoBatchBytes()
+    {
+        return redoBatchBytes;
+    }
+
+    public DedupContext redoBatchBytes(final int redoBatchBytes)
+    {
+        this.redoBatchBytes = redoBatchBytes;
         return this;
     }
 

@@ -3,6 +3,7 @@ package io.afasim.dedup;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.UUID;
+import java.util.function.LongSupplier;
 
 import io.afasim.journal.AllocatorRedo;
 import io.afasim.journal.CheckpointStore;
@@ -11,8 +12,8 @@ import io.afasim.journal.Drive;
 import io.afasim.journal.ExtentAllocator;
 import io.afasim.journal.IoStatus;
 import io.afasim.journal.MetadataJournal;
+import io.afasim.journal.RedoBatch;
 import io.afasim.journal.RedoRecordTypes;
-import io.afasim.journal.RedoSink;
 import io.afasim.journal.ReplayResult;
 import io.afasim.journal.SegmentCleaner;
 import io.afasim.journal.SegmentLog;
@@ -29,8 +30,13 @@ import org.agrona.concurrent.UnsafeBuffer;
  * images and the dedup volumes that live on them. Used by one thread (the controller will give
  * each volume its own agent and put the cache layer between volumes and the journal).
  *
- * <p>Durability: {@link #commit()} syncs every volume's segment log (data blocks and summaries)
- * and then commits the journal, so no durable record ever references a block that is not. When a
+ * <p>Each volume (and its segment log) appends redo records to its own {@link RedoBatch} through a
+ * {@link VolumeRedo}; nothing reaches the journal outside {@link #commit()}.
+ *
+ * <p>Durability: {@link #commit()} syncs every volume's segment log (data blocks and summaries),
+ * drains the batches into the journal in volume order and commits it with one fdatasync, so no
+ * durable record ever references a block that is not. When the journal has no room for the batches,
+ * the commit becomes a checkpoint: the image covers the batches' effects and they are dropped. When a
  * sync fails the store is fenced ({@link #isFailed()}): nothing after the last commit becomes
  * durable, and reopening recovers exactly the committed state.
  *
@@ -60,7 +66,8 @@ public final class DedupStore implements AutoCloseable
     private final CheckpointStore checkpoints;
     private final DedupContext ctx;
     private final Int2ObjectHashMap<DedupVolume> volumes = new Int2ObjectHashMap<>();
-    private final RedoSink redo = this::appendOrCheckpoint;
+    private final Int2ObjectHashMap<VolumeRedo> redos = new Int2ObjectHashMap<>();
+    private final LongSupplier commitWhenFull = this::commit;
     private final UnsafeBuffer record = new UnsafeBuffer(ByteBuffer.allocateDirect(64));
     private UnsafeBuffer descriptor = new UnsafeBuffer(ByteBuffer.allocateDirect(MetadataJournal.DESCRIPTOR_BYTES_MAX));
     private UnsafeBuffer nextDescriptor = new UnsafeBuffer(ByteBuffer.allocateDirect(MetadataJournal.DESCRIPTOR_BYTES_MAX));
@@ -69,6 +76,8 @@ public final class DedupStore implements AutoCloseable
     /** A segment log failed to sync: pending records may name dropped blocks, so nothing more is committed. */
     private boolean failed;
     private long checkpointCount;
+    private long autoCheckpointCount;
+    private long commitCount;
     private RecoveryReport recovery;
 
     private DedupStore(
@@ -86,6 +95,7 @@ public final class DedupStore implements AutoCloseable
         final Path directory, final UUID arrayId, final ShelfConfig config, final DedupContext ctx)
     {
         ctx.conclude();
+        ctx.segmentLogContext().releaseFreesSegment(false);
         final Shelf shelf = Shelf.format(directory, arrayId, config);
         final ExtentAllocator allocator = new ExtentAllocator(shelf.layout().segmentCount());
         final MetadataJournal journal = MetadataJournal.format(shelf, allocator, ctx.journalContext());
@@ -98,6 +108,7 @@ public final class DedupStore implements AutoCloseable
     public static DedupStore open(final Path directory, final DedupContext ctx)
     {
         ctx.conclude();
+        ctx.segmentLogContext().releaseFreesSegment(false);
         final Shelf shelf = Shelf.open(directory);
         try
         {
@@ -125,7 +136,7 @@ public final class DedupStore implements AutoCloseable
         for (final DedupVolume volume : volumes.values())
         {
             attachLog(volume, SegmentLog.recover(
-                shelf, allocator, redo, volume.volumeId(), ctx.segmentLogContext()));
+                shelf, allocator, redos.get(volume.volumeId()), volume.volumeId(), ctx.segmentLogContext()));
             volume.rebuildLiveness();
         }
         final int orphans = freeOrphanedImageSegments();
@@ -255,11 +266,14 @@ public final class DedupStore implements AutoCloseable
         record.putLong(DedupRecords.SIZE_BLOCKS_OFFSET, sizeBlocks);
         record.putInt(DedupRecords.RANGE_BLOCKS_OFFSET, rangeBlocks);
         final DedupVolume volume = newVolume(volumeId, sizeBlocks, rangeBlocks);
-        final long lsn = redo.append(DedupRecords.VOLUME_CREATED, record, 0, DedupRecords.VOLUME_CREATED_LENGTH);
-        if (lsn < 0)
+        final VolumeRedo redo = redos.get(volumeId);
+        final long position = redo.append(
+            DedupRecords.VOLUME_CREATED, record, 0, DedupRecords.VOLUME_CREATED_LENGTH);
+        if (position < 0)
         {
             volumes.remove(volumeId);
-            throw new IllegalStateException("volume " + volumeId + ": cannot journal its creation: " + IoStatus.name(lsn));
+            redos.remove(volumeId);
+            throw new IllegalStateException("volume " + volumeId + ": cannot log its creation: " + IoStatus.name(position));
         }
         attachLog(volume, new SegmentLog(shelf, allocator, redo, volumeId, ctx.segmentLogContext()));
         return volume;
@@ -268,12 +282,14 @@ public final class DedupStore implements AutoCloseable
     private DedupVolume newVolume(final int volumeId, final long sizeBlocks, final int rangeBlocks)
     {
         final ShelfLayout layout = shelf.layout();
+        final VolumeRedo redo = new VolumeRedo(new RedoBatch(ctx.redoBatchBytes()), commitWhenFull);
         final DedupVolume volume = new DedupVolume(
             volumeId, sizeBlocks, rangeBlocks, ctx.pageCountMax(), layout.segmentCount(), layout.blocksPerSegment(), redo);
         if (volumes.put(volumeId, volume) != null)
         {
             throw new IllegalStateException("volume " + volumeId + " exists twice");
         }
+        redos.put(volumeId, redo);
         return volume;
     }
 
@@ -299,19 +315,51 @@ public final class DedupStore implements AutoCloseable
         {
             return IoStatus.MEDIA_ERROR;
         }
+        commitCount++;
+        final int synced = syncLogs();
+        if (synced != IoStatus.OK)
+        {
+            return synced;
+        }
+        long needed = 0;
+        for (final VolumeRedo redo : redos.values())
+        {
+            needed += redo.batch().journalBytesNeeded();
+        }
+        if (needed > journal.freeBytes() && !checkpointing)
+        {
+            autoCheckpointCount++;
+            final int status = checkpoint();
+            return status < 0 ? status : journal.durableLsn();
+        }
+        for (final VolumeRedo redo : redos.values())
+        {
+            final long lsn = redo.batch().drainTo(journal, allocator);
+            if (lsn < 0)
+            {
+                failed = true;
+                return lsn;
+            }
+        }
+        return journal.commit();
+    }
+
+    /** Syncs every volume's segment log; a failure fences the store (see {@link #isFailed()}). */
+    private int syncLogs()
+    {
         for (final DedupVolume volume : volumes.values())
         {
             final int status = volume.segmentLog().sync();
             if (status != IoStatus.OK)
             {
-                // The log dropped every block since its last good sync, and journal records pending in
-                // memory may reference them: committing them would make a durable record point at a lost
-                // block. Fence the store; reopening recovers the last committed state.
+                // The log dropped every block since its last good sync, and redo records not yet committed
+                // may reference them: committing them would make a durable record point at a lost block.
+                // Fence the store; reopening recovers the last committed state.
                 failed = true;
                 return status;
             }
         }
-        return journal.commit();
+        return IoStatus.OK;
     }
 
     /** True after a failed segment sync: the store commits nothing more; reopen it to recover. */
@@ -338,13 +386,23 @@ public final class DedupStore implements AutoCloseable
         {
             throw new IllegalStateException("checkpoint while checkpointing");
         }
+        if (failed)
+        {
+            return IoStatus.MEDIA_ERROR;
+        }
         checkpointing = true;
         try
         {
-            final long committed = commit();
-            if (committed < 0)
+            final int synced = syncLogs();
+            if (synced != IoStatus.OK)
             {
-                return (int)committed;
+                return synced;
+            }
+            // the image is taken from memory, which already holds the effects of every batch: the batches
+            // are dropped rather than journaled after the image (replay would apply them twice)
+            for (final VolumeRedo redo : redos.values())
+            {
+                redo.batch().absorbIntoCheckpoint(allocator);
             }
             final long lsn = journal.lastLsn();
             final CheckpointWriter writer = checkpoints.begin();
@@ -431,21 +489,6 @@ public final class DedupStore implements AutoCloseable
         return status < 0 ? status : moved;
     }
 
-    private long appendOrCheckpoint(final int type, final DirectBuffer payload, final int offset, final int length)
-    {
-        long lsn = journal.append(type, payload, offset, length);
-        if (lsn == IoStatus.NO_SPACE && !checkpointing)
-        {
-            final int status = checkpoint();
-            if (status != IoStatus.OK)
-            {
-                return status;
-            }
-            lsn = journal.append(type, payload, offset, length);
-        }
-        return lsn;
-    }
-
     public Shelf shelf()
     {
         return shelf;
@@ -464,6 +507,17 @@ public final class DedupStore implements AutoCloseable
     public long checkpointCount()
     {
         return checkpointCount;
+    }
+
+    /** Checkpoints taken by {@link #commit()} because the journal had no room for the batches. */
+    public long autoCheckpointCount()
+    {
+        return autoCheckpointCount;
+    }
+
+    public long commitCount()
+    {
+        return commitCount;
     }
 
     /** What the last {@link #open} found, or "formatted". */

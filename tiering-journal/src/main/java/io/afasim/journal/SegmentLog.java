@@ -659,7 +659,10 @@ public final class SegmentLog
         {
             return (int)lsn;
         }
-        allocator.free(segmentId);
+        if (ctx.releaseFreesSegment())
+        {
+            allocator.free(segmentId);
+        }
         removeOwned(segment);
         segmentsReleased++;
         return IoStatus.OK;

@@ -25,6 +25,13 @@ public final class SegmentLogContext
     public static final int CLEANER_RESERVE_SEGMENTS_DEFAULT = 1;
     public static final int CLEANER_RESERVE_SEGMENTS_MAX = 64;
 
+    /**
+     * Whether {@link SegmentLog#release(int)} gives the segment back to the allocator itself (true: the redo
+     * sink is the journal, so the SEGMENT_FREED record is already in journal order), or leaves that to whoever
+     * moves its redo records into the journal (false: a per-volume {@link RedoBatch}, whose drain frees the
+     * segment when its record is journaled, so no other volume can reuse it before the free is in the log).
+     */
+    private boolean releaseFreesSegment = true;
     private int stagingBlocks = Integer.getInteger(STAGING_BLOCKS_PROP_NAME, STAGING_BLOCKS_DEFAULT);
     private int cleanerReserveSegments =
         Integer.getInteger(CLEANER_RESERVE_SEGMENTS_PROP_NAME, CLEANER_RESERVE_SEGMENTS_DEFAULT);
@@ -54,6 +61,17 @@ public final class SegmentLogContext
             throw new IllegalArgumentException("clock=null: a clock (epoch ms) is required");
         }
         concluded = true;
+        return this;
+    }
+
+    public boolean releaseFreesSegment()
+    {
+        return releaseFreesSegment;
+    }
+
+    public SegmentLogContext releaseFreesSegment(final boolean releaseFreesSegment)
+    {
+        this.releaseFreesSegment = releaseFreesSegment;
         return this;
     }
 
