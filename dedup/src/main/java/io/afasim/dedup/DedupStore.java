@@ -59,6 +59,8 @@ public final class DedupStore implements AutoCloseable
     public static final long IMAGE_MAGIC = 0x4547_414D_4944_4641L; // "AFDIMAGE"
     public static final int IMAGE_VERSION = 1;
     public static final int VOLUMES_MAX = 4096;
+    private static final RedoBatch[] NO_BATCHES = new RedoBatch[0];
+    private final RedoBatch[] singleBatch = new RedoBatch[1];
 
     private final Shelf shelf;
     private final ExtentAllocator allocator;
@@ -228,6 +230,17 @@ public final class DedupStore implements AutoCloseable
             case RedoRecordTypes.SEGMENT_SEALED:
                 return; // the segment summary carries the seal
 
+            case DedupRecords.VOLUME_DELETED:
+            {
+                final int volumeId = payload.getInt(offset + DedupRecords.VOLUME_ID_OFFSET);
+                if (volumes.remove(volumeId) == null)
+                {
+                    throw new IllegalStateException("replay: record " + lsn + " deletes unknown volume " + volumeId);
+                }
+                redos.remove(volumeId);
+                return;
+            }
+
             case DedupRecords.VOLUME_CREATED:
                 newVolume(
                     payload.getInt(offset + DedupRecords.VOLUME_ID_OFFSET),
@@ -362,6 +375,135 @@ public final class DedupStore implements AutoCloseable
         return IoStatus.OK;
     }
 
+    /**
+     * For a controller's journal agent: drains the batches that volume agents handed over (each agent
+     * synced its own segment log first) and commits them with one fdatasync.
+     *
+     * @return the durable LSN; {@link IoStatus#NO_SPACE} when the journal has no room for them (nothing
+     *         was drained: pause the volumes and {@link #checkpoint(RedoBatch[], int)}), or another
+     *         negative {@link IoStatus} (the store is then fenced).
+     */
+    public long commitBatches(final RedoBatch[] batches, final int count)
+    {
+        if (failed)
+        {
+            return IoStatus.MEDIA_ERROR;
+        }
+        long needed = 0;
+        for (int i = 0; i < count; i++)
+        {
+            needed += batches[i].journalBytesNeeded();
+        }
+        if (needed > journal.freeBytes())
+        {
+            return IoStatus.NO_SPACE;
+        }
+        commitCount++;
+        for (int i = 0; i < count; i++)
+        {
+            final long lsn = batches[i].drainTo(journal, allocator);
+            if (lsn < 0)
+            {
+                failed = true;
+                return lsn;
+            }
+        }
+        final long durable = journal.commit();
+        if (durable < 0)
+        {
+            failed = true;
+        }
+        return durable;
+    }
+
+    /**
+     * Syncs one volume's segment log and commits its batch alone (volume create and delete, where the
+     * caller owns that volume and nothing else). Falls back to a checkpoint when the journal is full.
+     */
+    public long commitVolume(final int volumeId)
+    {
+        if (failed)
+        {
+            return IoStatus.MEDIA_ERROR;
+        }
+        final DedupVolume volume = volumes.get(volumeId);
+        final int status = volume.segmentLog().sync();
+        if (status != IoStatus.OK)
+        {
+            failed = true;
+            return status;
+        }
+        singleBatch[0] = redos.get(volumeId).batch();
+        final long durable = commitBatches(singleBatch, 1);
+        singleBatch[0] = null;
+        if (durable == IoStatus.NO_SPACE)
+        {
+            final int checkpointed = checkpoint();
+            return checkpointed < 0 ? checkpointed : journal.durableLsn();
+        }
+        return durable;
+    }
+
+    /**
+     * Deletes a volume: frees all its segments and forgets it, durably (SEGMENT_FREED records, then
+     * VOLUME_DELETED, committed). Its blocks are gone; other volumes are untouched.
+     *
+     * @return {@link IoStatus#OK} or a negative {@link IoStatus} (the volume then still exists).
+     */
+    public int deleteVolume(final int volumeId)
+    {
+        final DedupVolume volume = volumes.get(volumeId);
+        if (volume == null)
+        {
+            throw new IllegalArgumentException("volume " + volumeId + " does not exist");
+        }
+        final VolumeRedo redo = redos.get(volumeId);
+        final SegmentLog log = volume.segmentLog();
+        final org.agrona.collections.IntArrayList segments = new org.agrona.collections.IntArrayList();
+        log.forEachSegment(segments::addInt);
+        for (int i = 0; i < segments.size(); i++)
+        {
+            record.putInt(0, segments.getInt(i));
+            final long position = redo.append(RedoRecordTypes.SEGMENT_FREED, record, 0, Integer.BYTES);
+            if (position < 0)
+            {
+                return (int)position;
+            }
+        }
+        record.putInt(DedupRecords.VOLUME_ID_OFFSET, volumeId);
+        final long position = redo.append(DedupRecords.VOLUME_DELETED, record, 0, DedupRecords.VOLUME_DELETED_LENGTH);
+        if (position < 0)
+        {
+            return (int)position;
+        }
+        final long durable = commitVolume(volumeId);
+        if (durable < 0)
+        {
+            return (int)durable;
+        }
+        volumes.remove(volumeId);
+        redos.remove(volumeId);
+        return IoStatus.OK;
+    }
+
+    /** The redo sink of a volume, so that its agent can swap batches. */
+    public VolumeRedo redo(final int volumeId)
+    {
+        return redos.get(volumeId);
+    }
+
+    /** Ids of the volumes, in no particular order. */
+    public int[] volumeIds()
+    {
+        final int[] ids = new int[volumes.size()];
+        int i = 0;
+        for (final DedupVolume volume : volumes.values())
+        {
+            ids[i++] = volume.volumeId();
+        }
+        return ids;
+    }
+
     /** True after a failed segment sync: the store commits nothing more; reopen it to recover. */
     public boolean isFailed()
     {
@@ -376,11 +518,26 @@ public final class DedupStore implements AutoCloseable
      */
     public int checkpoint()
     {
-        return checkpoint(true);
+        return checkpoint(true, NO_BATCHES, 0);
+    }
+
+    /**
+     * Checkpoint for a controller whose volume agents are paused: like {@link #checkpoint()}, and also
+     * absorbs the batches that were handed to the journal's owner but not drained yet (their owners
+     * may treat them as durable once this returns OK).
+     */
+    public int checkpoint(final RedoBatch[] inFlight, final int inFlightCount)
+    {
+        return checkpoint(true, inFlight, inFlightCount);
     }
 
     /** {@code releasePrevious=false} simulates a crash between the new superblock and the release (tests). */
     int checkpoint(final boolean releasePrevious)
+    {
+        return checkpoint(releasePrevious, NO_BATCHES, 0);
+    }
+
+    private int checkpoint(final boolean releasePrevious, final RedoBatch[] inFlight, final int inFlightCount)
     {
         if (checkpointing)
         {
@@ -400,58 +557,73 @@ public final class DedupStore implements AutoCloseable
             }
             // the image is taken from memory, which already holds the effects of every batch: the batches
             // are dropped rather than journaled after the image (replay would apply them twice)
+            for (int i = 0; i < inFlightCount; i++)
+            {
+                inFlight[i].absorbIntoCheckpoint(allocator);
+            }
             for (final VolumeRedo redo : redos.values())
             {
                 redo.batch().absorbIntoCheckpoint(allocator);
             }
-            final long lsn = journal.lastLsn();
-            final CheckpointWriter writer = checkpoints.begin();
-            final ImageOutput out = new ImageOutput(writer);
-            out.writeLong(IMAGE_MAGIC);
-            out.writeInt(IMAGE_VERSION);
-            out.writeInt(volumes.size());
-            for (final DedupVolume volume : volumes.values())
-            {
-                volume.encode(out);
-            }
-            int status = out.flush();
+            // from here on the records of the absorbed batches exist only in memory: any failure fences the store
+            final int status = writeCheckpoint(releasePrevious);
             if (status != IoStatus.OK)
             {
-                writer.abort();
-                return status;
+                failed = true;
             }
-            final int length = writer.finish(nextDescriptor, 0);
-            if (length < 0)
-            {
-                writer.abort();
-                return length;
-            }
-            status = journal.checkpoint(lsn, nextDescriptor, 0, length);
-            if (status != IoStatus.OK)
-            {
-                writer.abort();
-                return status;
-            }
-            if (descriptorLength > 0 && releasePrevious)
-            {
-                status = checkpoints.release(descriptor, 0, descriptorLength, journal);
-            }
-            final UnsafeBuffer previous = descriptor;
-            descriptor = nextDescriptor;
-            nextDescriptor = previous;
-            descriptorLength = length;
-            checkpointCount++;
-            if (status != IoStatus.OK)
-            {
-                return status;
-            }
-            final long released = journal.commit();
-            return released < 0 ? (int)released : IoStatus.OK;
+            return status;
         }
         finally
         {
             checkpointing = false;
         }
+    }
+
+    private int writeCheckpoint(final boolean releasePrevious)
+    {
+        final long lsn = journal.lastLsn();
+        final CheckpointWriter writer = checkpoints.begin();
+        final ImageOutput out = new ImageOutput(writer);
+        out.writeLong(IMAGE_MAGIC);
+        out.writeInt(IMAGE_VERSION);
+        out.writeInt(volumes.size());
+        for (final DedupVolume volume : volumes.values())
+        {
+            volume.encode(out);
+        }
+        int status = out.flush();
+        if (status != IoStatus.OK)
+        {
+            writer.abort();
+            return status;
+        }
+        final int length = writer.finish(nextDescriptor, 0);
+        if (length < 0)
+        {
+            writer.abort();
+            return length;
+        }
+        status = journal.checkpoint(lsn, nextDescriptor, 0, length);
+        if (status != IoStatus.OK)
+        {
+            writer.abort();
+            return status;
+        }
+        if (descriptorLength > 0 && releasePrevious)
+        {
+            status = checkpoints.release(descriptor, 0, descriptorLength, journal);
+        }
+        final UnsafeBuffer previous = descriptor;
+        descriptor = nextDescriptor;
+        nextDescriptor = previous;
+        descriptorLength = length;
+        checkpointCount++;
+        if (status != IoStatus.OK)
+        {
+            return status;
+        }
+        final long released = journal.commit();
+        return released < 0 ? (int)released : IoStatus.OK;
     }
 
     /**

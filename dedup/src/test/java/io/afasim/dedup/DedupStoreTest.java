@@ -150,4 +150,47 @@ class DedupStoreTest
             assertEquals(allocatedAfterCheckpoint, store.allocator().allocatedCount());
         }
     }
+
+    @Test
+    void aDeletedVolumeFreesItsSegmentsAndStaysDeletedWhileOthersKeepTheirData()
+    {
+        final int freeBefore;
+        try (DedupStore store = DedupStore.format(dir, UUID.randomUUID(), SHELF, new DedupContext()))
+        {
+            freeBefore = store.allocator().freeCount();
+            final DedupVolume keep = store.createVolume(1, VOLUME_BLOCKS);
+            final DedupVolume drop = store.createVolume(2, VOLUME_BLOCKS);
+            for (int lba = 0; lba < 1000; lba++)
+            {
+                fill(block, 1 + lba);
+                assertEquals(IoStatus.OK, keep.write(lba, block, 0));
+                fill(block, 100_000 + lba);
+                assertEquals(IoStatus.OK, drop.write(lba, block, 0));
+            }
+            assertTrue(store.commit() > 0);
+            final int freeWithBoth = store.allocator().freeCount();
+            assertEquals(IoStatus.OK, store.deleteVolume(2));
+            assertTrue(store.allocator().freeCount() > freeWithBoth, "the deleted volume's segments are free");
+            assertEquals(null, store.volume(2));
+        }
+        try (DedupStore store = DedupStore.open(dir, new DedupContext()))
+        {
+            assertEquals(null, store.volume(2), "deleted durably");
+            final DedupVolume keep = store.volume(1);
+            for (int lba = 0; lba < 1000; lba += 37)
+            {
+                assertEquals(IoStatus.OK, keep.readBlock(lba, readBack, 0));
+                fill(block, 1 + lba);
+                assertEquals(0, compare(block, readBack), "lba " + lba);
+            }
+            store.check(true);
+            assertEquals(IoStatus.OK, store.deleteVolume(1));
+            assertTrue(store.checkpoint() == IoStatus.OK);
+        }
+        try (DedupStore store = DedupStore.open(dir, new DedupContext()))
+        {
+            assertEquals(0, store.volumeIds().length);
+            assertEquals(freeBefore - 1, store.allocator().freeCount(), "only the checkpoint image's segment is in use");
+        }
+    }
 }
