@@ -135,6 +135,11 @@ public final class RedoBatch implements RedoSink
         return positionBytes;
     }
 
+    public int remainingBytes()
+    {
+        return buffer.capacity() - positionBytes;
+    }
+
     public void clear()
     {
         positionBytes = 0;

@@ -1,0 +1,336 @@
+package io.afasim.controller;
+
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+
+import io.afasim.dedup.DedupVolume;
+import org.HdrHistogram.Histogram;
+
+/**
+ * The controller's admin endpoint: the line protocol of {@link AdminProtocol} on TCP. One thread
+ * accepts; each connection gets a thread, at most {@link #CONNECTIONS_MAX} at once. Configuration
+ * commands are serialized by {@link Controller}; statistics are sampled on each volume's own thread.
+ */
+final class AdminServer implements AutoCloseable
+{
+    static final int CONNECTIONS_MAX = 8;
+    static final int READ_TIMEOUT_MS = 300_000;
+
+    private final Controller controller;
+    private final ServerSocket socket;
+    private final Semaphore connections = new Semaphore(CONNECTIONS_MAX);
+    private final Thread acceptor;
+    private volatile boolean closed;
+
+    private AdminServer(final Controller controller, final ServerSocket socket)
+    {
+        this.controller = controller;
+        this.socket = socket;
+        this.acceptor = new Thread(this::acceptLoop, "admin-accept");
+        this.acceptor.setDaemon(true);
+    }
+
+    static AdminServer start(final Controller controller, final String host, final int port) throws IOException
+    {
+        final ServerSocket socket = new ServerSocket();
+        socket.setReuseAddress(true);
+        socket.bind(new InetSocketAddress(InetAddress.getByName(host), port));
+        final AdminServer server = new AdminServer(controller, socket);
+        server.acceptor.start();
+        return server;
+    }
+
+    int port()
+    {
+        return socket.getLocalPort();
+    }
+
+    private void acceptLoop()
+    {
+        while (!closed)
+        {
+            try
+            {
+                final Socket client = socket.accept();
+                if (!connections.tryAcquire())
+                {
+                    try (OutputStream out = client.getOutputStream())
+                    {
+                        AdminProtocol.writeResponse(out, AdminResponse.error(
+                            "too many admin connections (" + CONNECTIONS_MAX + "); try again"));
+                    }
+                    client.close();
+                    continue;
+                }
+                final Thread handler = new Thread(() -> serve(client), "admin-" + client.getPort());
+                handler.setDaemon(true);
+                handler.start();
+            }
+            catch (final IOException ex)
+            {
+                if (!closed)
+                {
+                    System.err.println("[afasim] admin accept failed: " + ex);
+                }
+            }
+        }
+    }
+
+    private void serve(final Socket client)
+    {
+        try (client)
+        {
+            client.setSoTimeout(READ_TIMEOUT_MS);
+            final AdminLineReader reader = new AdminLineReader(client.getInputStream());
+            final OutputStream out = new BufferedOutputStream(client.getOutputStream());
+            while (!closed)
+            {
+                final String line = reader.readLine();
+                if (line == null)
+                {
+                    return;
+                }
+                AdminResponse response;
+                try
+                {
+                    response = handle(AdminProtocol.parseRequest(line));
+                }
+                catch (final AdminProtocolException ex)
+                {
+                    response = AdminResponse.error(ex.getMessage());
+                }
+                catch (final RuntimeException | IOException ex)
+                {
+                    response = AdminResponse.error("failed: " + ex.getMessage());
+                }
+                AdminProtocol.writeResponse(out, response);
+                out.flush();
+            }
+        }
+        catch (final SocketException ex)
+        {
+            // client went away
+        }
+        catch (final IOException ex)
+        {
+            if (!closed)
+            {
+                System.err.println("[afasim] admin connection failed: " + ex);
+            }
+        }
+        finally
+        {
+            connections.release();
+        }
+    }
+
+    AdminResponse handle(final AdminRequest request) throws IOException, AdminProtocolException
+    {
+        switch (request.command())
+        {
+            case STATUS:
+                return status();
+
+            case VOLUME_CREATE:
+            {
+                final String mode = request.arg("mode");
+                return outcome(controller.createVolume(request.arg("name"),
+                    AdminProtocol.parseSizeBytes(request.arg("size"), "size"),
+                    mode == null ? WriteModeSetting.WT : WriteModeSetting.parse(mode)), "created " + request.arg("name"));
+            }
+
+            case VOLUME_LIST:
+                return AdminResponse.ok(volumeRecords(null));
+
+            case VOLUME_SHOW:
+            {
+                final List<Map<String, String>> records = volumeRecords(request.arg("name"));
+                return records.isEmpty() ? AdminResponse.error("no volume " + request.arg("name")) :
+                    AdminResponse.ok(records);
+            }
+
+            case VOLUME_DELETE:
+                return outcome(controller.deleteVolume(request.arg("name")), "deleted " + request.arg("name"));
+
+            case VOLUME_SET_MODE:
+                return outcome(controller.setMode(request.arg("name"), WriteModeSetting.parse(request.arg("mode"))),
+                    request.arg("name") + " is now " + request.arg("mode"));
+
+            case VOLUME_OFFLINE:
+                return outcome(controller.setOnline(request.arg("name"), false), request.arg("name") + " is offline");
+
+            case VOLUME_ONLINE:
+                return outcome(controller.setOnline(request.arg("name"), true), request.arg("name") + " is online");
+
+            case VOLUME_MOVE:
+                return AdminResponse.error("refused: volume " + request.arg("name") +
+                    ": ownership moves need the peer controller, which this build does not run yet");
+
+            case STATS:
+                return stats(request.arg("volume"));
+
+            case TASK_LIST:
+            case TASK_SHOW:
+            case TRACE:
+                return AdminResponse.error("refused: " + request.command().wireName() +
+                    ": the task framework is not wired into the controller yet");
+
+            default:
+                return AdminResponse.error("unknown command " + request.command().wireName());
+        }
+    }
+
+    private static AdminResponse outcome(final String refusal, final String success)
+    {
+        return refusal == null ? AdminResponse.ok(success, List.of()) : AdminResponse.error(refusal);
+    }
+
+    private AdminResponse status()
+    {
+        final List<Map<String, String>> records = new ArrayList<>();
+        final JournalAgent journal = controller.journal();
+        records.add(AdminResponse.record("node",
+            "node", controller.context().node(),
+            "state", journal.isStopped() ? "fenced" : "up",
+            "pid", Long.toString(ProcessHandle.current().pid()),
+            "uptimeMs", Long.toString(System.currentTimeMillis() - controller.startedMs()),
+            "nbd", "nbd://" + controller.context().bindAddress() + ":" + controller.nbdPort(),
+            "volumes", Integer.toString(controller.volumeAgents().size()),
+            "journalFillPercent", Integer.toString(journal.journalFillPercent()),
+            "commits", Long.toString(journal.commitCount()),
+            "checkpoints", Long.toString(journal.checkpointCount()),
+            "errors", Long.toString(controller.errorCount()),
+            "adminProtocol", Integer.toString(AdminProtocol.VERSION)));
+        records.addAll(volumeRecords(null));
+        return AdminResponse.ok(records);
+    }
+
+    private List<Map<String, String>> volumeRecords(final String onlyName)
+    {
+        final List<Map<String, String>> records = new ArrayList<>();
+        final List<VolumeAgent> agents = new ArrayList<>(controller.volumeAgents());
+        agents.sort((a, b) -> a.state().name().compareTo(b.state().name()));
+        for (final VolumeAgent agent : agents)
+        {
+            final VolumeState state = agent.state();
+            if (onlyName != null && !onlyName.equals(state.name()))
+            {
+                continue;
+            }
+            records.add(AdminResponse.record("volume",
+                "name", state.name(),
+                "id", Integer.toString(state.volumeId()),
+                "sizeBytes", Long.toString(state.sizeBytes()),
+                "mode", state.mode().label(),
+                "state", state.online() ? "online" : "offline",
+                "owner", controller.context().node(),
+                "export", "nbd://" + controller.context().bindAddress() + ":" + controller.nbdPort() + "/" + state.name()));
+        }
+        return records;
+    }
+
+    private AdminResponse stats(final String onlyName)
+    {
+        final List<Map<String, String>> volumes = new ArrayList<>();
+        final List<Map<String, String>> latencies = new ArrayList<>();
+        for (final VolumeAgent agent : controller.volumeAgents())
+        {
+            if (onlyName != null && !onlyName.equals(agent.state().name()))
+            {
+                continue;
+            }
+            final CompletableFuture<Map<String, String>> sample = new CompletableFuture<>();
+            agent.execute(() -> sample.complete(sampleVolume(agent)));
+            try
+            {
+                volumes.add(sample.get(Controller.ADMIN_WAIT_MS, TimeUnit.MILLISECONDS));
+            }
+            catch (final Exception ex)
+            {
+                return AdminResponse.error("volume " + agent.state().name() + ": no statistics: " + ex);
+            }
+            for (final LayerId id : LayerId.TOP_DOWN)
+            {
+                if (id == LayerId.DRIVE)
+                {
+                    continue;
+                }
+                final Layer layer = agent.layer(id);
+                final Histogram histogram = layer.latencySnapshot();
+                latencies.add(AdminResponse.record("latency",
+                    "volume", agent.state().name(),
+                    "layer", id.label(),
+                    "count", Long.toString(histogram.getTotalCount()),
+                    "p50Us", micros(histogram.getValueAtPercentile(50)),
+                    "p99Us", micros(histogram.getValueAtPercentile(99)),
+                    "p999Us", micros(histogram.getValueAtPercentile(99.9)),
+                    "maxUs", micros(histogram.getMaxValue()),
+                    "inFlight", Integer.toString(layer.inFlight()),
+                    "parked", Long.toString(layer.parkedCount())));
+            }
+        }
+        if (onlyName != null && volumes.isEmpty())
+        {
+            return AdminResponse.error("no volume " + onlyName);
+        }
+        final List<Map<String, String>> records = new ArrayList<>(volumes);
+        records.addAll(latencies);
+        records.add(AdminResponse.record("journal",
+            "commits", Long.toString(controller.journal().commitCount()),
+            "batches", Long.toString(controller.journal().batchCount()),
+            "checkpoints", Long.toString(controller.journal().checkpointCount()),
+            "fillPercent", Integer.toString(controller.journal().journalFillPercent())));
+        return AdminResponse.ok(records);
+    }
+
+    /** Runs on the volume's agent thread. */
+    private static Map<String, String> sampleVolume(final VolumeAgent agent)
+    {
+        final DedupVolume volume = agent.volume();
+        return AdminResponse.record("volume",
+            "name", agent.state().name(),
+            "mode", agent.state().mode().label(),
+            "writes", Long.toString(volume.writeCount()),
+            "dedupHits", Long.toString(volume.dedupHitCount()),
+            "zeroWrites", Long.toString(volume.zeroWriteCount()),
+            "mappedBlocks", Long.toString(volume.mappedBlocks()),
+            "storedBlocks", Long.toString(volume.uniqueBlocks()),
+            "dedupRatio", String.format("%.2f", volume.dedupRatio()),
+            "metadataBytes", Long.toString(volume.metadataBytes()),
+            "cacheDirtyBytes", "0",
+            "cleanedBlocksMoved", Long.toString(volume.relocatedCount()),
+            "writeAmplification", String.format("%.2f", volume.segmentLog().writeAmplification()),
+            "errors", Long.toString(agent.errorCount()));
+    }
+
+    private static String micros(final long nanos)
+    {
+        return String.format("%.1f", nanos / 1000.0);
+    }
+
+    @Override
+    public void close()
+    {
+        closed = true;
+        try
+        {
+            socket.close();
+        }
+        catch (final IOException ignore)
+        {
+            // closing
+        }
+    }
+}

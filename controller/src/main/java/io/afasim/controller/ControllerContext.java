@@ -1,0 +1,238 @@
+package io.afasim.controller;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Settings of a controller process, Aeron-context style: defaults as constants, overridable with
+ * system properties, validated once by {@link #conclude()}, renderable as {@code -D} arguments so a
+ * test or {@code bin/afasim} can start a real controller JVM with the same values.
+ */
+public final class ControllerContext
+{
+    public static final String ARRAY_DIR_PROP_NAME = "afasim.array.dir";
+    public static final String NODE_PROP_NAME = "afasim.node";
+    public static final String NODE_DEFAULT = "A";
+    public static final String NBD_PORT_PROP_NAME = "afasim.nbd.port";
+    public static final int NBD_PORT_DEFAULT = 10809;
+    public static final String ADMIN_PORT_PROP_NAME = "afasim.admin.port";
+    public static final int ADMIN_PORT_DEFAULT = 7391;
+    public static final String BIND_ADDRESS_PROP_NAME = "afasim.bind.address";
+    public static final String BIND_ADDRESS_DEFAULT = "127.0.0.1";
+    public static final String DRIVE_COUNT_PROP_NAME = "afasim.shelf.drives";
+    public static final int DRIVE_COUNT_DEFAULT = 4;
+    public static final String DRIVE_SIZE_PROP_NAME = "afasim.shelf.driveSizeBytes";
+    public static final long DRIVE_SIZE_DEFAULT = 1L << 30;
+    public static final String SEGMENT_SIZE_PROP_NAME = "afasim.shelf.segmentSizeBytes";
+    public static final int SEGMENT_SIZE_DEFAULT = 4 << 20;
+    public static final String JOURNAL_SIZE_PROP_NAME = "afasim.shelf.journalSizeBytes";
+    public static final long JOURNAL_SIZE_DEFAULT = 64L << 20;
+    public static final String REDO_BATCH_BYTES_PROP_NAME = "afasim.volume.redoBatchBytes";
+    public static final int REDO_BATCH_BYTES_DEFAULT = 4 << 20;
+    public static final String QUIESCE_TIMEOUT_MS_PROP_NAME = "afasim.quiesce.timeoutMs";
+    public static final long QUIESCE_TIMEOUT_MS_DEFAULT = 30_000;
+
+    private Path arrayDir = pathProperty(ARRAY_DIR_PROP_NAME);
+    private String node = System.getProperty(NODE_PROP_NAME, NODE_DEFAULT);
+    private int nbdPort = Integer.getInteger(NBD_PORT_PROP_NAME, NBD_PORT_DEFAULT);
+    private int adminPort = Integer.getInteger(ADMIN_PORT_PROP_NAME, ADMIN_PORT_DEFAULT);
+    private String bindAddress = System.getProperty(BIND_ADDRESS_PROP_NAME, BIND_ADDRESS_DEFAULT);
+    private int driveCount = Integer.getInteger(DRIVE_COUNT_PROP_NAME, DRIVE_COUNT_DEFAULT);
+    private long driveSizeBytes = Long.getLong(DRIVE_SIZE_PROP_NAME, DRIVE_SIZE_DEFAULT);
+    private int segmentSizeBytes = Integer.getInteger(SEGMENT_SIZE_PROP_NAME, SEGMENT_SIZE_DEFAULT);
+    private long journalSizeBytes = Long.getLong(JOURNAL_SIZE_PROP_NAME, JOURNAL_SIZE_DEFAULT);
+    private int redoBatchBytes = Integer.getInteger(REDO_BATCH_BYTES_PROP_NAME, REDO_BATCH_BYTES_DEFAULT);
+    private long quiesceTimeoutMs = Long.getLong(QUIESCE_TIMEOUT_MS_PROP_NAME, QUIESCE_TIMEOUT_MS_DEFAULT);
+
+    private static Path pathProperty(final String name)
+    {
+        final String value = System.getProperty(name);
+        return value == null || value.isBlank() ? null : Path.of(value);
+    }
+
+    public ControllerContext conclude()
+    {
+        if (arrayDir == null)
+        {
+            throw new IllegalArgumentException(ARRAY_DIR_PROP_NAME + " is not set: the array directory is required");
+        }
+        if (!node.equals("A") && !node.equals("B"))
+        {
+            throw new IllegalArgumentException(NODE_PROP_NAME + "=" + node + " must be A or B");
+        }
+        checkPort(NBD_PORT_PROP_NAME, nbdPort);
+        checkPort(ADMIN_PORT_PROP_NAME, adminPort);
+        if (redoBatchBytes < 64 << 10)
+        {
+            throw new IllegalArgumentException(REDO_BATCH_BYTES_PROP_NAME + "=" + redoBatchBytes + " must be >= 65536");
+        }
+        if (quiesceTimeoutMs < 1)
+        {
+            throw new IllegalArgumentException(QUIESCE_TIMEOUT_MS_PROP_NAME + "=" + quiesceTimeoutMs + " must be >= 1");
+        }
+        return this;
+    }
+
+    private static void checkPort(final String name, final int port)
+    {
+        if (port < 0 || port > 65535)
+        {
+            throw new IllegalArgumentException(name + "=" + port + " is not a TCP port (0 = any free port)");
+        }
+    }
+
+    /** The settings as {@code -Dname=value} arguments for a controller JVM. */
+    public List<String> toSystemPropertyArguments()
+    {
+        final List<String> args = new ArrayList<>();
+        args.add("-D" + ARRAY_DIR_PROP_NAME + "=" + arrayDir);
+        args.add("-D" + NODE_PROP_NAME + "=" + node);
+        args.add("-D" + NBD_PORT_PROP_NAME + "=" + nbdPort);
+        args.add("-D" + ADMIN_PORT_PROP_NAME + "=" + adminPort);
+        args.add("-D" + BIND_ADDRESS_PROP_NAME + "=" + bindAddress);
+        args.add("-D" + DRIVE_COUNT_PROP_NAME + "=" + driveCount);
+        args.add("-D" + DRIVE_SIZE_PROP_NAME + "=" + driveSizeBytes);
+        args.add("-D" + SEGMENT_SIZE_PROP_NAME + "=" + segmentSizeBytes);
+        args.add("-D" + JOURNAL_SIZE_PROP_NAME + "=" + journalSizeBytes);
+        args.add("-D" + REDO_BATCH_BYTES_PROP_NAME + "=" + redoBatchBytes);
+        args.add("-D" + QUIESCE_TIMEOUT_MS_PROP_NAME + "=" + quiesceTimeoutMs);
+        return args;
+    }
+
+    public Path arrayDir()
+    {
+        return arrayDir;
+    }
+
+    public ControllerContext arrayDir(final Path arrayDir)
+    {
+        this.arrayDir = arrayDir;
+        return this;
+    }
+
+    public String node()
+    {
+        return node;
+    }
+
+    public ControllerContext node(final String node)
+    {
+        this.node = node;
+        return this;
+    }
+
+    public int nbdPort()
+    {
+        return nbdPort;
+    }
+
+    public ControllerContext nbdPort(final int nbdPort)
+    {
+        this.nbdPort = nbdPort;
+        return this;
+    }
+
+    public int adminPort()
+    {
+        return adminPort;
+    }
+
+    public ControllerContext adminPort(final int adminPort)
+    {
+        this.adminPort = adminPort;
+        return this;
+    }
+
+    public String bindAddress()
+    {
+        return bindAddress;
+    }
+
+    public ControllerContext bindAddress(final String bindAddress)
+    {
+        this.bindAddress = bindAddress;
+        return this;
+    }
+
+    public int driveCount()
+    {
+        return driveCount;
+    }
+
+    public ControllerContext driveCount(final int driveCount)
+    {
+        this.driveCount = driveCount;
+        return this;
+    }
+
+    public long driveSizeBytes()
+    {
+        return driveSizeBytes;
+    }
+
+    public ControllerContext driveSizeBytes(final long driveSizeBytes)
+    {
+        this.driveSizeBytes = driveSizeBytes;
+        return this;
+    }
+
+    public int segmentSizeBytes()
+    {
+        return segmentSizeBytes;
+    }
+
+    public ControllerContext segmentSizeBytes(final int segmentSizeBytes)
+    {
+        this.segmentSizeBytes = segmentSizeBytes;
+        return this;
+    }
+
+    public long journalSizeBytes()
+    {
+        return journalSizeBytes;
+    }
+
+    public ControllerContext journalSizeBytes(final long journalSizeBytes)
+    {
+        this.journalSizeBytes = journalSizeBytes;
+        return this;
+    }
+
+    public int redoBatchBytes()
+    {
+        return redoBatchBytes;
+    }
+
+    public ControllerContext redoBatchBytes(final int redoBatchBytes)
+    {
+        this.redoBatchBytes = redoBatchBytes;
+        return this;
+    }
+
+    public long quiesceTimeoutMs()
+    {
+        return quiesceTimeoutMs;
+    }
+
+    public ControllerContext quiesceTimeoutMs(final long quiesceTimeoutMs)
+    {
+        this.quiesceTimeoutMs = quiesceTimeoutMs;
+        return this;
+    }
+
+    Path shelfDir()
+    {
+        return arrayDir.resolve("shelf");
+    }
+
+    Path bootDir()
+    {
+        return arrayDir.resolve("node-" + node).resolve("boot");
+    }
+
+    Path runDir()
+    {
+        return arrayDir.resolve("run");
+    }
+}

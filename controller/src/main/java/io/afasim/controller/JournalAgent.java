@@ -1,0 +1,200 @@
+package io.afasim.controller;
+
+import java.util.Collection;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+
+import io.afasim.dedup.DedupStore;
+import io.afasim.journal.IoStatus;
+import io.afasim.journal.RedoBatch;
+import org.agrona.ErrorHandler;
+import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
+
+/**
+ * Owns the storage core's shared parts ({@link DedupStore}: metadata journal, checkpoint store,
+ * allocator persistence) and is the only thread that touches them. Volume agents hand it their redo
+ * batches ({@link #offer}); it drains every batch that has arrived into the journal and commits
+ * them with ONE fdatasync (group commit across volumes), then marks each batch durable (or failed:
+ * a negative LSN).
+ *
+ * <p>When the journal is past {@link #CHECKPOINT_FILL_PERCENT} full, or has no room for the batches,
+ * it checkpoints: it asks every volume agent to pause between requests, and once all are paused
+ * writes the image (absorbing the batches in hand), marks those batches durable and resumes the
+ * volumes. Host I/O pauses meanwhile; it never fails.
+ *
+ * <p>Volume create and delete run here too ({@link #execute}), since they change the store.
+ */
+final class JournalAgent implements Agent
+{
+    /** Each volume has at most one batch in flight, so every batch handed over fits at once. */
+    static final int BATCHES_PER_COMMIT_MAX = DedupStore.VOLUMES_MAX;
+    static final int QUEUE_CAPACITY = DedupStore.VOLUMES_MAX;
+    static final int CHECKPOINT_FILL_PERCENT = 50;
+
+    private final DedupStore store;
+    private final Supplier<Collection<VolumeAgent>> volumes;
+    private final ErrorHandler errorHandler;
+    private final ManyToOneConcurrentArrayQueue<RedoBatch> batches = new ManyToOneConcurrentArrayQueue<>(QUEUE_CAPACITY);
+    private final ManyToOneConcurrentArrayQueue<Runnable> commands = new ManyToOneConcurrentArrayQueue<>(256);
+    private final RedoBatch[] pending = new RedoBatch[BATCHES_PER_COMMIT_MAX];
+    private final Consumer<RedoBatch> collector = this::collect;
+    private int pendingCount;
+    private boolean pausing;
+    private volatile boolean stopped;
+    private volatile long commitCount;
+    private volatile long batchCount;
+    private volatile long checkpointCount;
+
+    JournalAgent(final DedupStore store, final Supplier<Collection<VolumeAgent>> volumes, final ErrorHandler errorHandler)
+    {
+        this.store = store;
+        this.volumes = volumes;
+        this.errorHandler = errorHandler;
+    }
+
+    @Override
+    public String roleName()
+    {
+        return "journal";
+    }
+
+    /** From a volume agent: false when the queue is full (the agent retries). */
+    boolean offer(final RedoBatch batch)
+    {
+        return batches.offer(batch);
+    }
+
+    /** Runs {@code command} on this agent's thread; false when the queue is full. */
+    boolean execute(final Runnable command)
+    {
+        return commands.offer(command);
+    }
+
+    /** True once the store is fenced after a failed commit: nothing more becomes durable. */
+    boolean isStopped()
+    {
+        return stopped;
+    }
+
+    long commitCount()
+    {
+        return commitCount;
+    }
+
+    long batchCount()
+    {
+        return batchCount;
+    }
+
+    long checkpointCount()
+    {
+        return checkpointCount;
+    }
+
+    DedupStore store()
+    {
+        return store;
+    }
+
+    @Override
+    public int doWork()
+    {
+        int work = commands.drain(Runnable::run, 16);
+        if (pausing)
+        {
+            return work + advanceCheckpoint();
+        }
+        if (pendingCount < BATCHES_PER_COMMIT_MAX)
+        {
+            work += batches.drain(collector, BATCHES_PER_COMMIT_MAX - pendingCount);
+        }
+        if (pendingCount > 0 && !stopped)
+        {
+            final long lsn = store.commitBatches(pending, pendingCount);
+            if (lsn == IoStatus.NO_SPACE)
+            {
+                startPause();
+                return work + 1;
+            }
+            complete(lsn > 0 ? lsn : (lsn == 0 ? 1 : -1));
+            commitCount++;
+            work++;
+            if (lsn < 0)
+            {
+                stopped = true;
+                errorHandler.onError(new IllegalStateException(
+                    "journal commit failed (" + IoStatus.name(lsn) + "): store fenced, nothing more is acknowledged"));
+            }
+        }
+        if (!pausing && !stopped && journalFillPercent() >= CHECKPOINT_FILL_PERCENT)
+        {
+            startPause();
+            work++;
+        }
+        return work;
+    }
+
+    int journalFillPercent()
+    {
+        final long size = store.shelf().layout().journalSizeBytes();
+        return (int)(100 - store.journal().freeBytes() * 100 / size);
+    }
+
+    private void collect(final RedoBatch batch)
+    {
+        pending[pendingCount++] = batch;
+        batchCount++;
+    }
+
+    private void complete(final long lsn)
+    {
+        for (int i = 0; i < pendingCount; i++)
+        {
+            pending[i].durableLsn(lsn);
+            pending[i] = null;
+        }
+        pendingCount = 0;
+    }
+
+    private void startPause()
+    {
+        pausing = true;
+        for (final VolumeAgent volume : volumes.get())
+        {
+            volume.requestPause();
+        }
+    }
+
+    private int advanceCheckpoint()
+    {
+        for (final VolumeAgent volume : volumes.get())
+        {
+            if (!volume.isPaused())
+            {
+                return 0;
+            }
+        }
+        // batches handed over before the volumes paused are covered by the image too
+        batches.drain(collector, BATCHES_PER_COMMIT_MAX - pendingCount);
+        final int status = store.checkpoint(pending, pendingCount);
+        checkpointCount++;
+        if (status == IoStatus.OK)
+        {
+            complete(Math.max(1, store.journal().durableLsn()));
+        }
+        else
+        {
+            complete(-1);
+            stopped = true;
+            errorHandler.onError(new IllegalStateException(
+                "checkpoint failed (" + IoStatus.name(status) + "): store fenced, nothing more is acknowledged"));
+        }
+        pausing = false;
+        for (final VolumeAgent volume : volumes.get())
+        {
+            volume.resume();
+        }
+        return 1;
+    }
+}

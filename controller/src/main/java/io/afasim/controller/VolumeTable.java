@@ -1,0 +1,121 @@
+package io.afasim.controller;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.zip.CRC32C;
+
+/**
+ * The array's volume table: name, id, size, write mode and online state of every volume, in a text
+ * file beside the shelf drives ({@code shelf/volumes.conf}), replaced atomically (write a temporary
+ * file, fsync, rename, fsync the directory) and checksummed.
+ *
+ * <pre>
+ * afasim-volumes 1
+ * next-id 4
+ * volume 1 vol1 4294967296 1wb online
+ * volume 3 db 1073741824 wt offline
+ * crc32c 1a2b3c4d            (crc32c of every byte before this line)
+ * </pre>
+ *
+ * The table is the commit point of volume create and delete: a volume in the storage core that the
+ * table does not name was never acknowledged to an operator and is deleted at start.
+ */
+final class VolumeTable
+{
+    static final String FILE_NAME = "volumes.conf";
+    static final String MAGIC = "afasim-volumes";
+    static final int VERSION = 1;
+
+    record Entry(int volumeId, String name, long sizeBytes, WriteModeSetting mode, boolean online)
+    {
+    }
+
+    private VolumeTable()
+    {
+    }
+
+    record Contents(int nextVolumeId, List<Entry> entries)
+    {
+    }
+
+    static Contents read(final Path directory) throws IOException
+    {
+        final Path file = directory.resolve(FILE_NAME);
+        if (!Files.exists(file))
+        {
+            return new Contents(1, List.of());
+        }
+        final String text = Files.readString(file, StandardCharsets.UTF_8);
+        final int crcAt = text.lastIndexOf("crc32c ");
+        if (crcAt < 0)
+        {
+            throw new IOException(file + ": no crc32c line (truncated?)");
+        }
+        final String body = text.substring(0, crcAt);
+        final String stored = text.substring(crcAt + "crc32c ".length()).trim();
+        final String computed = checksum(body);
+        if (!stored.equals(computed))
+        {
+            throw new IOException(file + ": checksum mismatch (stored " + stored + ", computed " + computed + ")");
+        }
+        final String[] lines = body.split("\n");
+        if (lines.length < 2 || !lines[0].equals(MAGIC + " " + VERSION) || !lines[1].startsWith("next-id "))
+        {
+            throw new IOException(file + ": not an afasim volume table of version " + VERSION);
+        }
+        final int nextId = Integer.parseInt(lines[1].substring("next-id ".length()).trim());
+        final List<Entry> entries = new ArrayList<>();
+        for (int i = 2; i < lines.length; i++)
+        {
+            final String[] fields = lines[i].split(" ");
+            if (fields.length != 6 || !fields[0].equals("volume"))
+            {
+                throw new IOException(file + ": line " + (i + 1) + " is not a volume entry: " + lines[i]);
+            }
+            entries.add(new Entry(
+                Integer.parseInt(fields[1]), fields[2], Long.parseLong(fields[3]),
+                WriteModeSetting.parse(fields[4]), fields[5].equals("online")));
+        }
+        return new Contents(nextId, entries);
+    }
+
+    static void write(final Path directory, final Contents contents) throws IOException
+    {
+        final StringBuilder body = new StringBuilder();
+        body.append(MAGIC).append(' ').append(VERSION).append('\n');
+        body.append("next-id ").append(contents.nextVolumeId()).append('\n');
+        for (final Entry entry : contents.entries())
+        {
+            body.append("volume ").append(entry.volumeId()).append(' ').append(entry.name()).append(' ')
+                .append(entry.sizeBytes()).append(' ').append(entry.mode().label()).append(' ')
+                .append(entry.online() ? "online" : "offline").append('\n');
+        }
+        final String text = body + "crc32c " + checksum(body.toString()) + "\n";
+        final Path temporary = directory.resolve(FILE_NAME + ".tmp");
+        try (FileChannel channel = FileChannel.open(temporary,
+            StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING))
+        {
+            channel.write(java.nio.ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8)));
+            channel.force(true);
+        }
+        Files.move(temporary, directory.resolve(FILE_NAME), StandardCopyOption.ATOMIC_MOVE);
+        try (FileChannel dir = FileChannel.open(directory, StandardOpenOption.READ))
+        {
+            dir.force(true);
+        }
+    }
+
+    private static String checksum(final String body)
+    {
+        final CRC32C crc = new CRC32C();
+        crc.update(body.getBytes(StandardCharsets.UTF_8));
+        return String.format("%08x", crc.getValue());
+    }
+}
