@@ -1,0 +1,595 @@
+package io.afasim.controller;
+
+import org.agrona.ErrorHandler;
+import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
+import org.agrona.concurrent.NanoClock;
+import org.agrona.concurrent.SystemNanoClock;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
+
+/**
+ * NBD server: one network thread (this agent) owns a {@link Selector}, the listening socket and every
+ * {@link NbdConnection}. Backend threads hand completed requests back through a bounded MPSC queue
+ * ({@link ManyToOneConcurrentArrayQueue}, capacity = every request slot of every connection, so an offer never
+ * fails) and wake the selector at most once per drain. One thread is enough for NBD framing on this 2-core box:
+ * it only parses headers, copies small payloads and issues gathering writes; the backend does the storage work
+ * on its own threads.
+ * <p>
+ * Limits (all in {@link Context}): connections, request slots per connection, request data size, data buffer
+ * tiers, write-discard size, block status extents, handshake and close timeouts.
+ */
+public final class NbdServer implements AutoCloseable {
+    /** Configuration (Aeron style: defaults as constants, {@link #conclude()} validates once). */
+    public static final class Context {
+        public static final String HOST_DEFAULT = "127.0.0.1";
+        public static final int CONNECTIONS_MAX_DEFAULT = 64;
+        public static final int REQUESTS_IN_FLIGHT_PER_CONNECTION_MAX_DEFAULT = 128;
+        public static final int REQUEST_DATA_MAX_BYTES_DEFAULT = 32 * 1024 * 1024;
+        /** Data buffer tiers: common case 128 KiB, then 2 MiB (qemu-img chunks), then the 32 MiB maximum. */
+        public static final int[] BUFFER_TIER_BYTES_DEFAULT = {128 * 1024, 2 * 1024 * 1024, 32 * 1024 * 1024};
+        public static final int[] BUFFER_TIER_COUNT_MAX_DEFAULT = {1024, 64, 4};
+        /** A WRITE above the maximum but at most this is read and dropped (EINVAL); larger closes the connection. */
+        public static final int WRITE_DISCARD_MAX_BYTES_DEFAULT = 64 * 1024 * 1024;
+        public static final int BLOCK_STATUS_EXTENTS_MAX_DEFAULT = 256;
+        public static final long HANDSHAKE_TIMEOUT_NS_DEFAULT = TimeUnit.SECONDS.toNanos(30);
+        public static final long CLOSE_TIMEOUT_NS_DEFAULT = TimeUnit.SECONDS.toNanos(5);
+        public static final int COMPLETIONS_PER_WORK_MAX_DEFAULT = 1024;
+        public static final int ACCEPTS_PER_WORK_MAX_DEFAULT = 16;
+        public static final long IDLE_SELECT_MS_DEFAULT = 100;
+
+        private String host = HOST_DEFAULT;
+        private int port;
+        private int connectionsMax = CONNECTIONS_MAX_DEFAULT;
+        private int requestsInFlightPerConnectionMax = REQUESTS_IN_FLIGHT_PER_CONNECTION_MAX_DEFAULT;
+        private int requestDataMaxBytes = REQUEST_DATA_MAX_BYTES_DEFAULT;
+        private int[] bufferTierBytes = BUFFER_TIER_BYTES_DEFAULT.clone();
+        private int[] bufferTierCountMax = BUFFER_TIER_COUNT_MAX_DEFAULT.clone();
+        private int writeDiscardMaxBytes = WRITE_DISCARD_MAX_BYTES_DEFAULT;
+        private int blockStatusExtentsMax = BLOCK_STATUS_EXTENTS_MAX_DEFAULT;
+        private long handshakeTimeoutNs = HANDSHAKE_TIMEOUT_NS_DEFAULT;
+        private long closeTimeoutNs = CLOSE_TIMEOUT_NS_DEFAULT;
+        private int completionsPerWorkMax = COMPLETIONS_PER_WORK_MAX_DEFAULT;
+        private long idleSelectMs = IDLE_SELECT_MS_DEFAULT;
+        private String threadName = "afasim-nbd";
+        private NanoClock nanoClock = SystemNanoClock.INSTANCE;
+        private ErrorHandler errorHandler = Throwable::printStackTrace;
+
+        public Context host(final String host) {
+            this.host = host;
+            return this;
+        }
+
+        public String host() {
+            return host;
+        }
+
+        /** 0 = ephemeral (see {@link NbdServer#port()}). */
+        public Context port(final int port) {
+            this.port = port;
+            return this;
+        }
+
+        public int port() {
+            return port;
+        }
+
+        public Context connectionsMax(final int value) {
+            connectionsMax = value;
+            return this;
+        }
+
+        public int connectionsMax() {
+            return connectionsMax;
+        }
+
+        public Context requestsInFlightPerConnectionMax(final int value) {
+            requestsInFlightPerConnectionMax = value;
+            return this;
+        }
+
+        public int requestsInFlightPerConnectionMax() {
+            return requestsInFlightPerConnectionMax;
+        }
+
+        public Context requestDataMaxBytes(final int value) {
+            requestDataMaxBytes = value;
+            return this;
+        }
+
+        public int requestDataMaxBytes() {
+            return requestDataMaxBytes;
+        }
+
+        public Context bufferTiers(final int[] tierBytes, final int[] tierCountMax) {
+            bufferTierBytes = tierBytes.clone();
+            bufferTierCountMax = tierCountMax.clone();
+            return this;
+        }
+
+        public int[] bufferTierBytes() {
+            return bufferTierBytes.clone();
+        }
+
+        public int[] bufferTierCountMax() {
+            return bufferTierCountMax.clone();
+        }
+
+        public Context writeDiscardMaxBytes(final int value) {
+            writeDiscardMaxBytes = value;
+            return this;
+        }
+
+        public int writeDiscardMaxBytes() {
+            return writeDiscardMaxBytes;
+        }
+
+        public Context blockStatusExtentsMax(final int value) {
+            blockStatusExtentsMax = value;
+            return this;
+        }
+
+        public int blockStatusExtentsMax() {
+            return blockStatusExtentsMax;
+        }
+
+        public Context handshakeTimeoutNs(final long value) {
+            handshakeTimeoutNs = value;
+            return this;
+        }
+
+        public long handshakeTimeoutNs() {
+            return handshakeTimeoutNs;
+        }
+
+        public Context closeTimeoutNs(final long value) {
+            closeTimeoutNs = value;
+            return this;
+        }
+
+        public long closeTimeoutNs() {
+            return closeTimeoutNs;
+        }
+
+        public Context completionsPerWorkMax(final int value) {
+            completionsPerWorkMax = value;
+            return this;
+        }
+
+        public int completionsPerWorkMax() {
+            return completionsPerWorkMax;
+        }
+
+        public Context idleSelectMs(final long value) {
+            idleSelectMs = value;
+            return this;
+        }
+
+        public long idleSelectMs() {
+            return idleSelectMs;
+        }
+
+        public Context threadName(final String value) {
+            threadName = value;
+            return this;
+        }
+
+        public String threadName() {
+            return threadName;
+        }
+
+        public Context nanoClock(final NanoClock value) {
+            nanoClock = value;
+            return this;
+        }
+
+        public NanoClock nanoClock() {
+            return nanoClock;
+        }
+
+        public Context errorHandler(final ErrorHandler value) {
+            errorHandler = value;
+            return this;
+        }
+
+        public ErrorHandler errorHandler() {
+            return errorHandler;
+        }
+
+        /** Validates every value once; the message names the bad one. */
+        public Context conclude() {
+            require(host != null && !host.isEmpty(), "host must be set");
+            require(port >= 0 && port <= 65535, "port out of range: " + port);
+            require(connectionsMax >= 1 && connectionsMax <= 4096, "connectionsMax out of [1, 4096]: " + connectionsMax);
+            require(requestsInFlightPerConnectionMax >= 1 && requestsInFlightPerConnectionMax <= 4096,
+                "requestsInFlightPerConnectionMax out of [1, 4096]: " + requestsInFlightPerConnectionMax);
+            require(bufferTierBytes.length > 0 && bufferTierBytes.length == bufferTierCountMax.length,
+                "bufferTierBytes and bufferTierCountMax must be non-empty and of equal length");
+            require(requestDataMaxBytes >= 512 && requestDataMaxBytes <= bufferTierBytes[bufferTierBytes.length - 1],
+                "requestDataMaxBytes must be in [512, largest buffer tier]: " + requestDataMaxBytes);
+            require(writeDiscardMaxBytes >= requestDataMaxBytes,
+                "writeDiscardMaxBytes must be >= requestDataMaxBytes: " + writeDiscardMaxBytes);
+            require(blockStatusExtentsMax >= 1 && blockStatusExtentsMax <= 65536,
+                "blockStatusExtentsMax out of [1, 65536]: " + blockStatusExtentsMax);
+            require(handshakeTimeoutNs > 0, "handshakeTimeoutNs must be > 0: " + handshakeTimeoutNs);
+            require(closeTimeoutNs >= 0, "closeTimeoutNs must be >= 0: " + closeTimeoutNs);
+            require(completionsPerWorkMax >= 1, "completionsPerWorkMax must be >= 1: " + completionsPerWorkMax);
+            require(idleSelectMs >= 1, "idleSelectMs must be >= 1: " + idleSelectMs);
+            require(nanoClock != null && errorHandler != null, "nanoClock and errorHandler must be set");
+            return this;
+        }
+
+        private static void require(final boolean condition, final String message) {
+            if (!condition) {
+                throw new IllegalArgumentException("NbdServer.Context: " + message);
+            }
+        }
+    }
+
+    private static final long TIMEOUT_CHECK_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(100);
+
+    private final Context ctx;
+    private final NbdBackend backend;
+    private final NbdCounters counters = new NbdCounters();
+    private final NbdBufferPool bufferPool;
+    private final Selector selector;
+    private final ServerSocketChannel serverChannel;
+    private final SelectionKey serverKey;
+    private final InetSocketAddress boundAddress;
+    private final ManyToOneConcurrentArrayQueue<HostRequest> completions;
+    private final AtomicBoolean wakeupPending = new AtomicBoolean();
+    private final HostRequest.CompletionHandler completionHandler = this::onCompleteAnyThread;
+    private final Consumer<HostRequest> completionDrainer = this::onCompletion;
+    private final Consumer<SelectionKey> keyHandler = this::onSelectedKey;
+    private final NbdConnection[] active;
+    private int activeCount;
+    private final NbdConnection[] idle;
+    private int idleCount;
+    private int createdCount;
+    private final NbdConnection[] resumeQueue;
+    private int resumeCount;
+    private final Thread thread;
+    private volatile boolean closeRequested;
+    private boolean draining;
+    private long drainDeadlineNs;
+    private long nextTimeoutCheckNs;
+    private long nowNs;
+
+    private NbdServer(final NbdBackend backend, final Context ctx) throws IOException {
+        this.ctx = ctx.conclude();
+        this.backend = backend;
+        this.bufferPool = new NbdBufferPool(ctx.bufferTierBytes(), ctx.bufferTierCountMax());
+        this.completions = new ManyToOneConcurrentArrayQueue<>(
+            ctx.connectionsMax() * ctx.requestsInFlightPerConnectionMax());
+        this.active = new NbdConnection[ctx.connectionsMax()];
+        this.idle = new NbdConnection[ctx.connectionsMax()];
+        this.resumeQueue = new NbdConnection[ctx.connectionsMax()];
+        this.selector = Selector.open();
+        this.serverChannel = ServerSocketChannel.open();
+        try {
+            serverChannel.setOption(StandardSocketOptions.SO_REUSEADDR, true);
+            serverChannel.bind(new InetSocketAddress(ctx.host(), ctx.port()), ctx.connectionsMax());
+            serverChannel.configureBlocking(false);
+            this.serverKey = serverChannel.register(selector, SelectionKey.OP_ACCEPT, null);
+            this.boundAddress = (InetSocketAddress)serverChannel.getLocalAddress();
+        } catch (final IOException | RuntimeException ex) {
+            serverChannel.close();
+            selector.close();
+            throw ex;
+        }
+        this.thread = new Thread(this::run, ctx.threadName());
+        this.thread.setDaemon(true);
+    }
+
+    /** Binds the listener and starts the network thread. */
+    public static NbdServer start(final NbdBackend backend, final Context ctx) throws IOException {
+        if (backend == null) {
+            throw new IllegalArgumentException("backend is null");
+        }
+        final NbdServer server = new NbdServer(backend, ctx);
+        server.thread.start();
+        return server;
+    }
+
+    /** The bound port (useful with port 0). */
+    public int port() {
+        return boundAddress.getPort();
+    }
+
+    public InetSocketAddress address() {
+        return boundAddress;
+    }
+
+    public NbdCounters counters() {
+        return counters;
+    }
+
+    public Context context() {
+        return ctx;
+    }
+
+    /** Stops accepting, lets connections answer what they accepted (bounded by closeTimeoutNs), closes all. */
+    @Override
+    public void close() {
+        closeRequested = true;
+        selector.wakeup();
+        if (Thread.currentThread() != thread) {
+            try {
+                thread.join(TimeUnit.NANOSECONDS.toMillis(ctx.closeTimeoutNs()) + 5_000);
+            } catch (final InterruptedException ex) {
+                Thread.currentThread().interrupt();
+            }
+            if (thread.isAlive()) {
+                ctx.errorHandler().onError(new IllegalStateException("NBD network thread did not stop"));
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ agent loop
+
+    private void run() {
+        try {
+            while (true) {
+                nowNs = ctx.nanoClock().nanoTime();
+                if (closeRequested && !draining) {
+                    beginDrain();
+                }
+                if (draining && (activeCount == 0 || nowNs - drainDeadlineNs >= 0)) {
+                    break;
+                }
+                if (doWork() == 0) {
+                    selector.select(keyHandler, ctx.idleSelectMs());
+                }
+            }
+        } catch (final Throwable ex) {
+            ctx.errorHandler().onError(ex);
+        } finally {
+            closeAll();
+        }
+    }
+
+    /** One duty cycle: ready sockets, completions, resumed connections, handshake timeouts. */
+    int doWork() throws IOException {
+        int work = selector.selectNow(keyHandler);
+        wakeupPending.set(false);
+        work += completions.drain(completionDrainer, ctx.completionsPerWorkMax());
+        work += runResumes();
+        if (nowNs - nextTimeoutCheckNs >= 0) {
+            nextTimeoutCheckNs = nowNs + TIMEOUT_CHECK_INTERVAL_NS;
+            closeExpiredHandshakes();
+        }
+        return work;
+    }
+
+    private void onSelectedKey(final SelectionKey key) {
+        if (key == serverKey) {
+            acceptConnections();
+            return;
+        }
+        final NbdConnection connection = (NbdConnection)key.attachment();
+        try {
+            if (key.isValid() && key.isWritable()) {
+                connection.onWritable();
+            }
+            if (key.isValid() && key.isReadable()) {
+                connection.onReadable();
+            }
+        } catch (final IOException ex) {
+            counters.increment(NbdCounters.CONNECTION_IO_ERRORS);
+            connection.close();
+        } catch (final RuntimeException ex) {
+            unexpected(ex, connection);
+        }
+    }
+
+    private void acceptConnections() {
+        for (int i = 0; i < Context.ACCEPTS_PER_WORK_MAX_DEFAULT && !draining; i++) {
+            SocketChannel channel = null;
+            try {
+                channel = serverChannel.accept();
+                if (channel == null) {
+                    return;
+                }
+                counters.increment(NbdCounters.CONNECTIONS_ACCEPTED);
+                final NbdConnection connection = obtainConnection();
+                if (connection == null) {
+                    counters.increment(NbdCounters.CONNECTIONS_REFUSED_LIMIT);
+                    channel.close();
+                    continue;
+                }
+                channel.configureBlocking(false);
+                channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                final SelectionKey key = channel.register(selector, SelectionKey.OP_READ, connection);
+                connection.activeIndex = activeCount;
+                active[activeCount++] = connection;
+                connection.open(channel, key, nowNs);
+            } catch (final IOException ex) {
+                counters.increment(NbdCounters.CONNECTION_IO_ERRORS);
+                closeQuietly(channel);
+            }
+        }
+    }
+
+    private NbdConnection obtainConnection() {
+        if (idleCount > 0) {
+            final NbdConnection connection = idle[--idleCount];
+            idle[idleCount] = null;
+            return connection;
+        }
+        if (createdCount >= ctx.connectionsMax()) {
+            return null;
+        }
+        createdCount++;
+        return new NbdConnection(this, ctx, counters);
+    }
+
+    private void onCompletion(final HostRequest request) {
+        final NbdConnection connection = request.connection;
+        try {
+            connection.onBackendComplete(request);
+        } catch (final IOException ex) {
+            counters.increment(NbdCounters.CONNECTION_IO_ERRORS);
+            connection.close();
+        } catch (final RuntimeException ex) {
+            unexpected(ex, connection);
+        }
+    }
+
+    /** Resumes stalled connections; one that stalls and is re-queued meanwhile waits for the next cycle. */
+    private int runResumes() {
+        final int count = resumeCount;
+        int work = 0;
+        for (int i = 0; i < count; i++) {
+            final NbdConnection connection = resumeQueue[i];
+            resumeQueue[i] = null;
+            try {
+                connection.resume();
+                work++;
+            } catch (final IOException ex) {
+                counters.increment(NbdCounters.CONNECTION_IO_ERRORS);
+                connection.close();
+            } catch (final RuntimeException ex) {
+                unexpected(ex, connection);
+            }
+        }
+        System.arraycopy(resumeQueue, count, resumeQueue, 0, resumeCount - count);
+        for (int i = resumeCount - count; i < resumeCount; i++) {
+            resumeQueue[i] = null;
+        }
+        resumeCount -= count;
+        return work;
+    }
+
+    private void closeExpiredHandshakes() {
+        for (int i = activeCount - 1; i >= 0; i--) {
+            final NbdConnection connection = active[i];
+            if (connection.isHandshakeExpired(nowNs)) {
+                counters.increment(NbdCounters.HANDSHAKE_TIMEOUTS);
+                connection.close();
+            }
+        }
+    }
+
+    private void beginDrain() {
+        draining = true;
+        drainDeadlineNs = nowNs + ctx.closeTimeoutNs();
+        serverKey.cancel();
+        closeQuietly(serverChannel);
+        for (int i = activeCount - 1; i >= 0; i--) {
+            active[i].beginFinish();
+        }
+    }
+
+    private void closeAll() {
+        for (int i = activeCount - 1; i >= 0; i--) {
+            active[i].close();
+        }
+        closeQuietly(serverChannel);
+        try {
+            selector.close();
+        } catch (final IOException ex) {
+            ctx.errorHandler().onError(ex);
+        }
+    }
+
+    private void unexpected(final RuntimeException ex, final NbdConnection connection) {
+        counters.increment(NbdCounters.UNEXPECTED_ERRORS);
+        ctx.errorHandler().onError(ex);
+        connection.close();
+    }
+
+    private static void closeQuietly(final java.nio.channels.Channel channel) {
+        if (channel != null) {
+            try {
+                channel.close();
+            } catch (final IOException ignore) {
+                // nothing more to do
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ called by connections (network thread)
+
+    HostRequest.CompletionHandler completionHandler() {
+        return completionHandler;
+    }
+
+    NbdBufferPool bufferPool() {
+        return bufferPool;
+    }
+
+    ExportInfo openExport(final String name) {
+        return backend.open(name);
+    }
+
+    List<ExportInfo> listExports() {
+        return backend.exports();
+    }
+
+    void submitToBackend(final HostRequest request) {
+        try {
+            backend.submit(request);
+        } catch (final RuntimeException ex) {
+            counters.increment(NbdCounters.UNEXPECTED_ERRORS);
+            ctx.errorHandler().onError(ex);
+            if (request.state() == HostRequest.STATE_SUBMITTED) {
+                request.complete(HostRequest.EIO);
+            }
+        }
+    }
+
+    void releaseBuffer(final ByteBuffer buffer) {
+        bufferPool.release(buffer);
+        for (int i = 0; i < activeCount; i++) {
+            if (active[i].isStalled()) {
+                queueResume(active[i]);
+            }
+        }
+    }
+
+    void queueResume(final NbdConnection connection) {
+        if (!connection.resumeQueued) {
+            connection.resumeQueued = true;
+            resumeQueue[resumeCount++] = connection;
+        }
+    }
+
+    void onConnectionClosed(final NbdConnection connection) {
+        final int index = connection.activeIndex;
+        if (index >= 0) {
+            final NbdConnection last = active[--activeCount];
+            active[index] = last;
+            last.activeIndex = index;
+            active[activeCount] = null;
+            connection.activeIndex = -1;
+        }
+        if (connection.isRecyclable()) {
+            recycle(connection);
+        }
+    }
+
+    void recycle(final NbdConnection connection) {
+        idle[idleCount++] = connection;
+    }
+
+    // ------------------------------------------------------------------ any thread
+
+    private void onCompleteAnyThread(final HostRequest request) {
+        if (!completions.offer(request)) {
+            throw new IllegalStateException("NBD completion queue full: more requests in flight than slots");
+        }
+        if (!wakeupPending.get() && wakeupPending.compareAndSet(false, true)) {
+            selector.wakeup();
+        }
+    }
+}
