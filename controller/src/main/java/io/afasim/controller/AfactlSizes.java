@@ -54,7 +54,7 @@ public final class AfactlSizes
         return bytes;
     }
 
-    /** {@code 0 B}, {@code 512 B}, {@code 4 KiB}, {@code 1.5 MiB}, {@code 4 GiB}: whole numbers shown without decimals. */
+    /** {@code 0 B}, {@code 512 B}, {@code 4 KiB}, {@code 1.5 MiB}, {@code 4 GiB}: whole numbers without decimals, others rounded down to one. */
     public static String format(final long bytes)
     {
         if (bytes < 1024 && bytes > -1024)
@@ -73,6 +73,6 @@ public final class AfactlSizes
         {
             return whole + " " + UNIT_NAMES[unit];
         }
-        return String.format(java.util.Locale.ROOT, "%.1f %s", value, UNIT_NAMES[unit]);
+        return String.format(java.util.Locale.ROOT, "%.1f %s", Math.floor(value * 10) / 10, UNIT_NAMES[unit]);
     }
 }
