@@ -1,0 +1,267 @@
+package io.afasim.controller;
+
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Random;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * A real controller process and real NBD clients (fio, nbdinfo, qemu-img, qemu-io, nbdcopy), through
+ * the interfaces a user has: NBD and afactl. `.ci/run` installs the clients; a missing one skips its
+ * test with a message.
+ */
+class ControllerSystemTest
+{
+    static final long CLIENT_TIMEOUT_MS = 180_000;
+
+    @TempDir
+    static Path dir;
+
+    static ControllerProcess controller;
+
+    @BeforeAll
+    static void startController() throws Exception
+    {
+        controller = new ControllerProcess(ControllerProcess.testContext(dir.resolve("array"))).start();
+    }
+
+    @AfterAll
+    static void stopController() throws Exception
+    {
+        if (controller != null)
+        {
+            controller.close();
+        }
+    }
+
+    private static void createVolume(final String name, final String size) throws IOException
+    {
+        final ControllerProcess.AfactlResult result = controller.afactl("volume", "create", name, "--size", size);
+        assertEquals(0, result.exitCode(), result.err() + "\n" + controller.logTail());
+    }
+
+    private static ControllerProcess.ExternalResult client(final String... command) throws Exception
+    {
+        assumeTrue(ControllerProcess.installed(command[0]), command[0] + " is not installed (.ci/run installs it)");
+        return ControllerProcess.run(CLIENT_TIMEOUT_MS, dir.toFile(), command);
+    }
+
+    private static void assertOk(final ControllerProcess.ExternalResult result, final String what)
+    {
+        assertEquals(0, result.exitCode(), what + " failed:\n" + result.output() + "\ncontroller log:\n" +
+            controller.logTail());
+    }
+
+    @Test
+    void fioRandomWritesVerifyOverNbd() throws Exception
+    {
+        createVolume("fio", "64M");
+        final Path job = dir.resolve("verify.fio");
+        Files.writeString(job, String.join("\n",
+            "[verify]",
+            "ioengine=nbd",
+            "uri=" + controller.nbdUri("fio"),
+            "rw=randwrite",
+            "bs=4k",
+            "iodepth=16",
+            "size=16m",
+            "verify=crc32c",
+            "do_verify=1",
+            ""));
+        final ControllerProcess.ExternalResult result = client("fio", job.toString());
+        assertOk(result, "fio verify");
+        assertTrue(result.output().contains("err= 0"), result.output());
+    }
+
+    @Test
+    void nbdinfoShowsTheSizeAndFlags() throws Exception
+    {
+        createVolume("info", "96M");
+        final ControllerProcess.ExternalResult result = client("nbdinfo", "--json", controller.nbdUri("info"));
+        assertOk(result, "nbdinfo");
+        final String json = result.output().replace(" ", "");
+        assertTrue(json.contains("\"export-size\":100663296"), json);
+        assertTrue(json.contains("\"can_flush\":true"), json);
+        assertTrue(json.contains("\"can_trim\":true"), json);
+        assertTrue(json.contains("\"can_multi_conn\":true"), json);
+        assertTrue(json.contains("\"is_read_only\":false"), json);
+
+        final ControllerProcess.ExternalResult list = client("nbdinfo", "--list",
+            controller.nbdUri("").replaceAll("/$", ""));
+        assertOk(list, "nbdinfo --list");
+        assertTrue(list.output().contains("export=\"info\""), list.output());
+    }
+
+    @Test
+    void nbdinfoMapShowsHolesOnAThinVolume() throws Exception
+    {
+        createVolume("thin", "64M");
+        assertOk(client("qemu-io", "-f", "raw", "-c", "write -P 0x55 8M 1M", controller.nbdUri("thin")), "qemu-io write");
+        final ControllerProcess.ExternalResult map = client("nbdinfo", "--map", controller.nbdUri("thin"));
+        assertOk(map, "nbdinfo --map");
+        // three extents: hole up to 8 MiB, 1 MiB of data, hole to the end
+        final String[] lines = map.output().trim().split("\n");
+        assertEquals(3, lines.length, map.output());
+        assertTrue(lines[0].matches("\\s*0\\s+8388608\\s+3\\s+hole,zero\\s*"), lines[0]);
+        assertTrue(lines[1].matches("\\s*8388608\\s+1048576\\s+0\\s+data\\s*"), lines[1]);
+        assertTrue(lines[2].matches("\\s*9437184\\s+57671680\\s+3\\s+hole,zero\\s*"), lines[2]);
+    }
+
+    @Test
+    void qemuImgAndNbdcopyRoundTripsAreByteIdentical() throws Exception
+    {
+        createVolume("copy", "32M");
+        final long seed = Seeds.seed("qemuImgAndNbdcopyRoundTripsAreByteIdentical");
+        final byte[] image = new byte[32 << 20];
+        final Random random = new Random(seed);
+        for (int offset = 0; offset < image.length; offset += 1 << 20)
+        {
+            // half the megabytes random, a quarter repeated (dedups), a quarter zero (thin)
+            final int kind = random.nextInt(4);
+            if (kind < 2)
+            {
+                final byte[] chunk = new byte[1 << 20];
+                random.nextBytes(chunk);
+                System.arraycopy(chunk, 0, image, offset, chunk.length);
+            }
+            else if (kind == 2 && offset > 0)
+            {
+                System.arraycopy(image, 0, image, offset, 1 << 20);
+            }
+        }
+        final Path in = dir.resolve("in.raw");
+        Files.write(in, image);
+
+        assertOk(client("qemu-img", "convert", "-n", "-f", "raw", "-O", "raw", in.toString(),
+            controller.nbdUri("copy")), "qemu-img convert into the volume");
+        final Path out = dir.resolve("out.raw");
+        assertOk(client("qemu-img", "convert", "-f", "raw", "-O", "raw", controller.nbdUri("copy"), out.toString()),
+            "qemu-img convert out of the volume");
+        assertArrayEquals(image, Files.readAllBytes(out), "qemu-img round trip differs (seed " + seed + ")");
+        assertOk(client("qemu-img", "compare", "-f", "raw", "-F", "raw", in.toString(), controller.nbdUri("copy")),
+            "qemu-img compare");
+
+        createVolume("copy2", "32M");
+        assertOk(client("nbdcopy", controller.nbdUri("copy"), controller.nbdUri("copy2")), "nbdcopy volume to volume");
+        final Path out2 = dir.resolve("out2.raw");
+        assertOk(client("nbdcopy", controller.nbdUri("copy2"), out2.toString()), "nbdcopy volume to file");
+        assertArrayEquals(image, Files.readAllBytes(out2), "nbdcopy round trip differs (seed " + seed + ")");
+    }
+
+    @Test
+    void fioDedupePercentage50GivesADedupRatioNearTwo() throws Exception
+    {
+        createVolume("dedup", "64M");
+        final Path job = dir.resolve("dedup.fio");
+        Files.writeString(job, String.join("\n",
+            "[dedup]",
+            "ioengine=nbd",
+            "uri=" + controller.nbdUri("dedup"),
+            "rw=write",
+            "bs=4k",
+            "iodepth=16",
+            "size=32m",
+            "dedupe_percentage=50",
+            "buffer_compress_percentage=0",
+            ""));
+        assertOk(client("fio", job.toString()), "fio dedupe_percentage=50");
+        final ControllerProcess.AfactlResult stats = controller.afactl("--json", "stats", "--volume", "dedup");
+        assertEquals(0, stats.exitCode(), stats.err());
+        final Matcher ratio = Pattern.compile("\"dedupRatio\"\\s*:\\s*\"?([0-9.]+)").matcher(stats.out());
+        assertTrue(ratio.find(), stats.out());
+        final double value = Double.parseDouble(ratio.group(1));
+        assertTrue(value > 1.6 && value < 2.5, "dedup ratio " + value + " not near 2: " + stats.out());
+    }
+
+    @Test
+    void aMalformedNbdRequestClosesThatConnectionAndOthersKeepWorking() throws Exception
+    {
+        createVolume("bad", "8M");
+        try (Socket socket = new Socket("127.0.0.1", controller.nbdPort()))
+        {
+            socket.setSoTimeout(10_000);
+            final InputStream in = socket.getInputStream();
+            final OutputStream out = socket.getOutputStream();
+            in.readNBytes(18); // NBDMAGIC, IHAVEOPT, handshake flags
+            out.write(new byte[]{0, 0, 0, 3}); // client flags: fixed newstyle, no zeroes
+            out.write("this is not an option header".getBytes());
+            out.flush();
+            // the server answers garbage by closing: read until EOF (bounded by the socket timeout)
+            while (in.read() >= 0)
+            {
+                // drain whatever was sent before the close
+            }
+        }
+        final ControllerProcess.ExternalResult info = client("nbdinfo", controller.nbdUri("bad"));
+        assertOk(info, "nbdinfo after a malformed client");
+        assertTrue(controller.isAlive(), controller.logTail());
+    }
+
+    @Test
+    void afactlSaysWhyInOneLineAndExitsNonZero() throws Exception
+    {
+        ControllerProcess.AfactlResult result = controller.afactl("volume", "create", "x", "--size", "5");
+        assertEquals(Afactl.EXIT_USAGE, result.exitCode());
+        assertEquals(1, result.err().trim().split("\n").length, result.err());
+
+        result = controller.afactl("volume", "delete", "no-such-volume");
+        assertEquals(Afactl.EXIT_REFUSED, result.exitCode());
+        assertTrue(result.err().contains("no volume no-such-volume"), result.err());
+        assertEquals(1, result.err().trim().split("\n").length, result.err());
+
+        createVolume("twice", "8M");
+        result = controller.afactl("volume", "create", "twice", "--size", "8M");
+        assertEquals(Afactl.EXIT_REFUSED, result.exitCode());
+        assertTrue(result.err().contains("exists"), result.err());
+    }
+
+    @Test
+    void anOfflineVolumeAnswersWithAnErrorAndComesBackOnline() throws Exception
+    {
+        createVolume("off", "8M");
+        assertOk(client("qemu-io", "-f", "raw", "-c", "write -P 0x11 0 64k", controller.nbdUri("off")), "write");
+        assertEquals(0, controller.afactl("volume", "offline", "off").exitCode());
+        final ControllerProcess.ExternalResult offline =
+            client("qemu-io", "-f", "raw", "-c", "read -P 0x11 0 64k", controller.nbdUri("off"));
+        assertTrue(offline.exitCode() != 0 || offline.output().toLowerCase().contains("error"),
+            "a read of an offline volume must fail, got:\n" + offline.output());
+        assertEquals(0, controller.afactl("volume", "online", "off").exitCode());
+        assertOk(client("qemu-io", "-f", "raw", "-c", "read -P 0x11 0 64k", controller.nbdUri("off")), "read back");
+    }
+
+    @Test
+    void aDeletedVolumeIsGoneAndItsNameCanBeReused() throws Exception
+    {
+        createVolume("gone", "8M");
+        assertOk(client("qemu-io", "-f", "raw", "-c", "write -P 0x22 0 1M", controller.nbdUri("gone")), "write");
+        assertEquals(0, controller.afactl("volume", "delete", "gone").exitCode());
+        final ControllerProcess.ExternalResult info = client("nbdinfo", controller.nbdUri("gone"));
+        assertTrue(info.exitCode() != 0, "nbdinfo of a deleted volume must fail:\n" + info.output());
+        createVolume("gone", "8M");
+        final ControllerProcess.ExternalResult map = client("nbdinfo", "--map", controller.nbdUri("gone"));
+        assertOk(map, "nbdinfo --map");
+        assertTrue(map.output().trim().split("\n").length == 1 && map.output().contains("hole"),
+            "a new volume of a reused name starts empty:\n" + map.output());
+    }
+
+    static File workDir()
+    {
+        return dir.toFile();
+    }
+}
