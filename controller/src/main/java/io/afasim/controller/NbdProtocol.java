@@ -39,8 +39,8 @@ final class NbdProtocol {
     static final int OPT_INFO = 6;
     static final int OPT_GO = 7;
     static final int OPT_STRUCTURED_REPLY = 8;
-    static final int OPT_LIST_META_CONTEXT = 10;
-    static final int OPT_SET_META_CONTEXT = 11;
+    static final int OPT_LIST_META_CONTEXT = 9;
+    static final int OPT_SET_META_CONTEXT = 10;
 
     // option replies
     static final int REP_ACK = 1;
