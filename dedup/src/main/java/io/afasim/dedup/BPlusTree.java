@@ -32,7 +32,9 @@ import static io.afasim.dedup.PagePool.PAGE_SIZE_BYTES;
  * old leaf stays full and the new leaf gets only the new entry (and a full rightmost branch keeps all but one key),
  * so ascending inserts fill nodes ~100 %. Hence the fill invariant: every non-root node holds at least
  * {@code capacity / 2} keys, except nodes on the right spine (last child of a right-spine parent), which hold at
- * least one. After a remove, a node below the minimum borrows one entry from a sibling holding more than the
+ * least one. Before splitting a full leaf (other than when appending), half the free room of a sibling under the
+ * same parent is used if it has at least capacity / 16 free slots, which lifts random-insert leaf fill from ~70 %
+ * to ~85 %. After a remove, a node below the minimum borrows one entry from a sibling holding more than the
  * minimum, else merges with it.
  */
 abstract class BPlusTree
@@ -451,7 +453,8 @@ abstract class BPlusTree
         scratch.putBytes((index + 1) * w, leaf, keyOffset(leafPageId, index), (n - index) * w);
         scratch.putBytes(v, leaf, valueOffset(leafPageId, 0), index * VALUE_BYTES);
         scratch.putLong(v + index * VALUE_BYTES, value);
-        scratch.putBytes(v + (index + 1) * VALUE_BYTES, leaf, valueOffset(leafPageId, index), (n - index) * VALUE_BYTES);
+        scratch.putBytes(
+            v + (index + 1) * VALUE_BYTES, leaf, valueOffset(leafPageId, index), (n - index) * VALUE_BYTES);
     }
 
     /** Makes the leaf hold scratch entries [from, from + entryCount). */
@@ -713,7 +716,11 @@ abstract class BPlusTree
 
     /** Moves everything of {@code rightPageId} into {@code leftPageId}, drops the separator and releases the right. */
     private void merge(
-        final boolean leaf, final int leftPageId, final int rightPageId, final int parentPageId, final int separatorIndex)
+        final boolean leaf,
+        final int leftPageId,
+        final int rightPageId,
+        final int parentPageId,
+        final int separatorIndex)
     {
         final int leftCount = count(leftPageId);
         final int rightCount = count(rightPageId);
@@ -732,7 +739,8 @@ abstract class BPlusTree
         }
         else
         {
-            assert leftCount + 1 + rightCount <= branchCapacity : "branch merge overflow " + leftCount + "+" + rightCount;
+            assert leftCount + 1 + rightCount <= branchCapacity :
+                "branch merge overflow " + leftCount + "+" + rightCount;
             moveKeys(leftPageId, leftCount, parentPageId, separatorIndex, 1);
             moveKeys(leftPageId, leftCount + 1, rightPageId, 0, rightCount);
             moveChildren(leftPageId, leftCount + 1, rightPageId, 0, rightCount + 1);

@@ -403,7 +403,8 @@ public final class FingerprintBTree extends BPlusTree
     }
 
     /** The documented key order: unsigned lexicographic over the 32 bytes. */
-    public static int compareFingerprints(final DirectBuffer a, final int aOffset, final DirectBuffer b, final int bOffset)
+    public static int compareFingerprints(
+        final DirectBuffer a, final int aOffset, final DirectBuffer b, final int bOffset)
     {
         for (int i = 0; i < KEY_WIDTH_BYTES; i += 8)
         {

@@ -22,8 +22,10 @@ import static io.afasim.dedup.PagePool.PAGE_SIZE_SHIFT;
  *   +-------+-------+----------+----------+---------------------+------------------+---+
  * </pre>
  * Keys are ordered as signed longs, every long is a valid key. Values may be anything except {@link #MISSING},
- * which {@link #get}, {@link #put} and {@link #remove} return for "absent". Searches are binary searches over the
- * key array. Single-threaded; no allocation on get, put, remove or scan.
+ * which {@link #get}, {@link #put} and {@link #remove} return for "absent". Searches within a node interpolate
+ * between its first and last key, then gallop and binary-search (see {@link #lowerBound}), which touches fewer
+ * cache lines than a plain binary search over the 2 KiB key array. Single-threaded; no allocation on get, put,
+ * remove or scan.
  */
 public final class LongBTree extends BPlusTree
 {
