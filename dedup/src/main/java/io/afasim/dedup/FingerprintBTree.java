@@ -182,7 +182,7 @@ public final class FingerprintBTree extends BPlusTree
 
     /**
      * Visits entries with {@code fromKey <= key < toKeyExclusive} in key order. A null buffer leaves that end of the
-     * range open.
+     * range open. The consumer must not modify the tree.
      */
     public void scan(
         final DirectBuffer fromKeyBuffer,

@@ -181,7 +181,8 @@ public final class LongBTree extends BPlusTree
     }
 
     /**
-     * Visits entries with {@code fromKey <= key < toKeyExclusive} in ascending key order.
+     * Visits entries with {@code fromKey <= key < toKeyExclusive} in ascending key order. The consumer must not
+     * modify the tree.
      */
     public void scan(final long fromKey, final long toKeyExclusive, final LongLongConsumer consumer)
     {
