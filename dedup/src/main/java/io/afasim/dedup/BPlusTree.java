@@ -32,7 +32,9 @@ import static io.afasim.dedup.PagePool.PAGE_SIZE_BYTES;
  * old leaf stays full and the new leaf gets only the new entry (and a full rightmost branch keeps all but one key),
  * so ascending inserts fill nodes ~100 %. Hence the fill invariant: every non-root node holds at least
  * {@code capacity / 2} keys, except nodes on the right spine (last child of a right-spine parent), which hold at
- * least one. After a remove, a node below the minimum borrows one entry from a sibling holding more than the
+ * least one. Before splitting a full leaf (other than when appending), half the free room of a sibling under the
+ * same parent is used if it has at least capacity / 16 free slots, which lifts random-insert leaf fill from ~70 %
+ * to ~85 %. After a remove, a node below the minimum borrows one entry from a sibling holding more than the
  * minimum, else merges with it.
  */
 abstract class BPlusTree
@@ -49,6 +51,8 @@ abstract class BPlusTree
     static final int KIND_BRANCH = 0xB4A7;
     /** Fan-out is at least 50, so 2^30 pages need fewer than 8 levels; 16 leaves room. */
     static final int HEIGHT_MAX = 16;
+    /** Shift into a sibling only when it has at least capacity / this many free slots (bounds copy churn). */
+    static final int LEAF_SHIFT_FREE_SLOTS_DIVISOR = 16;
 
     final PagePool pool;
     final int keyWidthBytes;
@@ -58,6 +62,8 @@ abstract class BPlusTree
     final int branchChildrenOffset;
     final int leafCountMin;
     final int branchCountMin;
+    /** A full leaf shifts entries into a sibling only if that frees at least this many slots there. */
+    final int leafShiftFreeSlotsMin;
 
     int rootPageId = NULL_PAGE_ID;
     /** Levels: 0 when empty, 1 when the root is a leaf. */
@@ -84,6 +90,7 @@ abstract class BPlusTree
         this.branchChildrenOffset = KEYS_OFFSET + branchCapacity * keyWidthBytes;
         this.leafCountMin = leafCapacity / 2;
         this.branchCountMin = branchCapacity / 2;
+        this.leafShiftFreeSlotsMin = Math.max(2, leafCapacity / LEAF_SHIFT_FREE_SLOTS_DIVISOR);
         assert leafValuesOffset + leafCapacity * VALUE_BYTES <= PAGE_SIZE_BYTES;
         assert branchChildrenOffset + (branchCapacity + 1) * CHILD_BYTES <= PAGE_SIZE_BYTES;
 
@@ -365,14 +372,99 @@ abstract class BPlusTree
         }
         else
         {
-            reservePagesForSplit();
             final boolean appending = index == n && next(leafPageId) == NULL_PAGE_ID;
-            final int rightPageId = appending ?
-                splitLeafAppending(leafPageId, value) : splitLeafEvenly(leafPageId, index, value);
-            separatorScratch.putBytes(0, buffer(rightPageId), keyOffset(rightPageId, 0), keyWidthBytes);
-            insertIntoBranch(height - 2, rightPageId, appending);
+            if (appending || !shiftIntoSibling(leafPageId, index, value))
+            {
+                reservePagesForSplit();
+                final int rightPageId = appending ?
+                    splitLeafAppending(leafPageId, value) : splitLeafEvenly(leafPageId, index, value);
+                separatorScratch.putBytes(0, buffer(rightPageId), keyOffset(rightPageId, 0), keyWidthBytes);
+                insertIntoBranch(height - 2, rightPageId, appending);
+            }
         }
         size++;
+    }
+
+    /**
+     * A full leaf first tries to hand half the free room of a sibling under the same parent to it (left first),
+     * which raises the fill under random inserts from ~70 % towards ~80 %, without a new page.
+     *
+     * @return false if neither sibling has {@link #leafShiftFreeSlotsMin} free slots: split instead.
+     */
+    private boolean shiftIntoSibling(final int leafPageId, final int index, final long value)
+    {
+        if (height < 2)
+        {
+            return false;
+        }
+        final int parentPageId = pathPageIds[height - 2];
+        final int childIndex = pathChildIndexes[height - 2];
+        final int leftPageId = childIndex > 0 ? child(parentPageId, childIndex - 1) : NULL_PAGE_ID;
+        final int rightPageId = childIndex < count(parentPageId) ? child(parentPageId, childIndex + 1) : NULL_PAGE_ID;
+        final int total = leafCapacity + 1;
+        final int w = keyWidthBytes;
+        final int v = splitScratchLeafValuesOffset;
+        final UnsafeBuffer scratch = splitScratch;
+        if (leftPageId != NULL_PAGE_ID && leafCapacity - count(leftPageId) >= leafShiftFreeSlotsMin)
+        {
+            final int leftCount = count(leftPageId);
+            final int shiftCount = (total - leftCount) / 2;
+            gatherLeafWithPending(leafPageId, index, value);
+            buffer(leftPageId).putBytes(keyOffset(leftPageId, leftCount), scratch, 0, shiftCount * w);
+            buffer(leftPageId).putBytes(valueOffset(leftPageId, leftCount), scratch, v, shiftCount * VALUE_BYTES);
+            setCount(leftPageId, leftCount + shiftCount);
+            scatterLeaf(leafPageId, shiftCount, total - shiftCount);
+            moveKeys(parentPageId, childIndex - 1, leafPageId, 0, 1);
+            assert count(leftPageId) <= leafCapacity && count(leafPageId) >= leafCountMin;
+            return true;
+        }
+        if (rightPageId != NULL_PAGE_ID && leafCapacity - count(rightPageId) >= leafShiftFreeSlotsMin)
+        {
+            final int rightCount = count(rightPageId);
+            final int shiftCount = (total - rightCount) / 2;
+            final int keepCount = total - shiftCount;
+            gatherLeafWithPending(leafPageId, index, value);
+            moveKeys(rightPageId, shiftCount, rightPageId, 0, rightCount);
+            moveValues(rightPageId, shiftCount, rightPageId, 0, rightCount);
+            buffer(rightPageId).putBytes(keyOffset(rightPageId, 0), scratch, keepCount * w, shiftCount * w);
+            buffer(rightPageId).putBytes(
+                valueOffset(rightPageId, 0), scratch, v + keepCount * VALUE_BYTES, shiftCount * VALUE_BYTES);
+            setCount(rightPageId, rightCount + shiftCount);
+            scatterLeaf(leafPageId, 0, keepCount);
+            moveKeys(parentPageId, childIndex, rightPageId, 0, 1);
+            assert count(rightPageId) <= leafCapacity && count(leafPageId) >= leafCountMin;
+            return true;
+        }
+        return false;
+    }
+
+    /** Copies the full leaf's entries plus the pending entry at index into splitScratch: leafCapacity + 1 entries. */
+    private void gatherLeafWithPending(final int leafPageId, final int index, final long value)
+    {
+        final UnsafeBuffer leaf = buffer(leafPageId);
+        final UnsafeBuffer scratch = splitScratch;
+        final int w = keyWidthBytes;
+        final int v = splitScratchLeafValuesOffset;
+        final int n = leafCapacity;
+        assert count(leafPageId) == n;
+
+        scratch.putBytes(0, leaf, keyOffset(leafPageId, 0), index * w);
+        writePendingKey(scratch, index * w);
+        scratch.putBytes((index + 1) * w, leaf, keyOffset(leafPageId, index), (n - index) * w);
+        scratch.putBytes(v, leaf, valueOffset(leafPageId, 0), index * VALUE_BYTES);
+        scratch.putLong(v + index * VALUE_BYTES, value);
+        scratch.putBytes(
+            v + (index + 1) * VALUE_BYTES, leaf, valueOffset(leafPageId, index), (n - index) * VALUE_BYTES);
+    }
+
+    /** Makes the leaf hold scratch entries [from, from + entryCount). */
+    private void scatterLeaf(final int leafPageId, final int from, final int entryCount)
+    {
+        final UnsafeBuffer leaf = buffer(leafPageId);
+        leaf.putBytes(keyOffset(leafPageId, 0), splitScratch, from * keyWidthBytes, entryCount * keyWidthBytes);
+        leaf.putBytes(valueOffset(leafPageId, 0), splitScratch,
+            splitScratchLeafValuesOffset + from * VALUE_BYTES, entryCount * VALUE_BYTES);
+        setCount(leafPageId, entryCount);
     }
 
     private int splitLeafAppending(final int leafPageId, final long value)
@@ -387,31 +479,13 @@ abstract class BPlusTree
 
     private int splitLeafEvenly(final int leafPageId, final int index, final long value)
     {
-        final UnsafeBuffer leaf = buffer(leafPageId);
-        final UnsafeBuffer scratch = splitScratch;
-        final int w = keyWidthBytes;
-        final int v = splitScratchLeafValuesOffset;
-        final int n = leafCapacity;
-
-        scratch.putBytes(0, leaf, keyOffset(leafPageId, 0), index * w);
-        writePendingKey(scratch, index * w);
-        scratch.putBytes((index + 1) * w, leaf, keyOffset(leafPageId, index), (n - index) * w);
-        scratch.putBytes(v, leaf, valueOffset(leafPageId, 0), index * VALUE_BYTES);
-        scratch.putLong(v + index * VALUE_BYTES, value);
-        scratch.putBytes(v + (index + 1) * VALUE_BYTES, leaf, valueOffset(leafPageId, index), (n - index) * VALUE_BYTES);
-
-        final int total = n + 1;
+        gatherLeafWithPending(leafPageId, index, value);
+        final int total = leafCapacity + 1;
         final int leftCount = (total + 1) / 2;
         final int rightCount = total - leftCount;
         final int rightPageId = allocatePage(KIND_LEAF);
-        final UnsafeBuffer right = buffer(rightPageId);
-
-        leaf.putBytes(keyOffset(leafPageId, 0), scratch, 0, leftCount * w);
-        leaf.putBytes(valueOffset(leafPageId, 0), scratch, v, leftCount * VALUE_BYTES);
-        right.putBytes(keyOffset(rightPageId, 0), scratch, leftCount * w, rightCount * w);
-        right.putBytes(valueOffset(rightPageId, 0), scratch, v + leftCount * VALUE_BYTES, rightCount * VALUE_BYTES);
-        setCount(leafPageId, leftCount);
-        setCount(rightPageId, rightCount);
+        scatterLeaf(leafPageId, 0, leftCount);
+        scatterLeaf(rightPageId, leftCount, rightCount);
         assert leftCount >= leafCountMin && rightCount >= leafCountMin;
         linkRightSibling(leafPageId, rightPageId);
         return rightPageId;
@@ -642,7 +716,11 @@ abstract class BPlusTree
 
     /** Moves everything of {@code rightPageId} into {@code leftPageId}, drops the separator and releases the right. */
     private void merge(
-        final boolean leaf, final int leftPageId, final int rightPageId, final int parentPageId, final int separatorIndex)
+        final boolean leaf,
+        final int leftPageId,
+        final int rightPageId,
+        final int parentPageId,
+        final int separatorIndex)
     {
         final int leftCount = count(leftPageId);
         final int rightCount = count(rightPageId);
@@ -661,7 +739,8 @@ abstract class BPlusTree
         }
         else
         {
-            assert leftCount + 1 + rightCount <= branchCapacity : "branch merge overflow " + leftCount + "+" + rightCount;
+            assert leftCount + 1 + rightCount <= branchCapacity :
+                "branch merge overflow " + leftCount + "+" + rightCount;
             moveKeys(leftPageId, leftCount, parentPageId, separatorIndex, 1);
             moveKeys(leftPageId, leftCount + 1, rightPageId, 0, rightCount);
             moveChildren(leftPageId, leftCount + 1, rightPageId, 0, rightCount + 1);

@@ -182,7 +182,7 @@ public final class FingerprintBTree extends BPlusTree
 
     /**
      * Visits entries with {@code fromKey <= key < toKeyExclusive} in key order. A null buffer leaves that end of the
-     * range open.
+     * range open. The consumer must not modify the tree.
      */
     public void scan(
         final DirectBuffer fromKeyBuffer,
@@ -403,7 +403,8 @@ public final class FingerprintBTree extends BPlusTree
     }
 
     /** The documented key order: unsigned lexicographic over the 32 bytes. */
-    public static int compareFingerprints(final DirectBuffer a, final int aOffset, final DirectBuffer b, final int bOffset)
+    public static int compareFingerprints(
+        final DirectBuffer a, final int aOffset, final DirectBuffer b, final int bOffset)
     {
         for (int i = 0; i < KEY_WIDTH_BYTES; i += 8)
         {

@@ -22,8 +22,10 @@ import static io.afasim.dedup.PagePool.PAGE_SIZE_SHIFT;
  *   +-------+-------+----------+----------+---------------------+------------------+---+
  * </pre>
  * Keys are ordered as signed longs, every long is a valid key. Values may be anything except {@link #MISSING},
- * which {@link #get}, {@link #put} and {@link #remove} return for "absent". Searches are binary searches over the
- * key array. Single-threaded; no allocation on get, put, remove or scan.
+ * which {@link #get}, {@link #put} and {@link #remove} return for "absent". Searches within a node interpolate
+ * between its first and last key, then gallop and binary-search (see {@link #lowerBound}), which touches fewer
+ * cache lines than a plain binary search over the 2 KiB key array. Single-threaded; no allocation on get, put,
+ * remove or scan.
  */
 public final class LongBTree extends BPlusTree
 {
@@ -72,7 +74,7 @@ public final class LongBTree extends BPlusTree
         {
             final UnsafeBuffer buffer = chunks[pageId >>> PAGES_PER_CHUNK_SHIFT];
             final int base = (pageId & PAGES_PER_CHUNK_MASK) << PAGE_SIZE_SHIFT;
-            final int childIndex = upperBound(buffer, base, buffer.getInt(base + COUNT_OFFSET), key);
+            final int childIndex = childIndex(buffer, base, buffer.getInt(base + COUNT_OFFSET), key);
             pageId = buffer.getInt(base + BRANCH_CHILDREN_OFFSET + (childIndex << 2));
         }
         final UnsafeBuffer buffer = chunks[pageId >>> PAGES_PER_CHUNK_SHIFT];
@@ -179,7 +181,8 @@ public final class LongBTree extends BPlusTree
     }
 
     /**
-     * Visits entries with {@code fromKey <= key < toKeyExclusive} in ascending key order.
+     * Visits entries with {@code fromKey <= key < toKeyExclusive} in ascending key order. The consumer must not
+     * modify the tree.
      */
     public void scan(final long fromKey, final long toKeyExclusive, final LongLongConsumer consumer)
     {
@@ -295,7 +298,7 @@ public final class LongBTree extends BPlusTree
         {
             final UnsafeBuffer buffer = chunks[pageId >>> PAGES_PER_CHUNK_SHIFT];
             final int base = (pageId & PAGES_PER_CHUNK_MASK) << PAGE_SIZE_SHIFT;
-            final int childIndex = upperBound(buffer, base, buffer.getInt(base + COUNT_OFFSET), key);
+            final int childIndex = childIndex(buffer, base, buffer.getInt(base + COUNT_OFFSET), key);
             pathPageIds[level] = pageId;
             pathChildIndexes[level] = childIndex;
             pageId = buffer.getInt(base + BRANCH_CHILDREN_OFFSET + (childIndex << 2));
@@ -304,8 +307,77 @@ public final class LongBTree extends BPlusTree
         return pageId;
     }
 
-    /** First index in [0, count) whose key is {@code >= key}, count if none. */
-    private static int lowerBound(final UnsafeBuffer buffer, final int base, final int count, final long key)
+    /**
+     * First index in [0, count) whose key is {@code >= key}, count if none. Leaves only.
+     * <p>
+     * A leaf is 2 KiB of keys, so each probe of a plain binary search is another cache miss. This guesses the
+     * position by interpolating between the first and last key, then gallops outwards from the guess (1, 2, 4 ...)
+     * to bracket the answer and binary-searches the bracket. Uniform keys (random LBAs, dense ranges) land within a
+     * few slots of the guess: ~3 cache lines instead of ~7. Skewed keys cost at most ~2 log2(count) probes.
+     */
+    static int lowerBound(final UnsafeBuffer buffer, final int base, final int count, final long key)
+    {
+        final int keysBase = base + KEYS_OFFSET;
+        if (count == 0 || key <= buffer.getLong(keysBase))
+        {
+            return 0;
+        }
+        final long first = buffer.getLong(keysBase);
+        final long last = buffer.getLong(keysBase + ((count - 1) << 3));
+        if (key > last)
+        {
+            return count;
+        }
+        // Here first < key <= last, so the answer is in [1, count - 1] and count >= 2.
+        final double fraction = ((double)key - (double)first) / ((double)last - (double)first);
+        final int guess = Math.min(Math.max((int)(fraction * (count - 1)), 1), count - 1);
+        int low;
+        int high;
+        if (buffer.getLong(keysBase + (guess << 3)) >= key)
+        {
+            high = guess;
+            int step = 1;
+            low = guess - 1;
+            while (low > 0 && buffer.getLong(keysBase + (low << 3)) >= key)
+            {
+                high = low;
+                step <<= 1;
+                low = high - step;
+            }
+            low = Math.max(low, 0);
+        }
+        else
+        {
+            low = guess;
+            int step = 1;
+            high = guess + 1;
+            while (high < count - 1 && buffer.getLong(keysBase + (high << 3)) < key)
+            {
+                low = high;
+                step <<= 1;
+                high = low + step;
+            }
+            high = Math.min(high, count - 1);
+        }
+        // key[low] < key <= key[high]
+        low++;
+        while (low < high)
+        {
+            final int mid = (low + high) >>> 1;
+            if (buffer.getLong(keysBase + (mid << 3)) < key)
+            {
+                low = mid + 1;
+            }
+            else
+            {
+                high = mid;
+            }
+        }
+        return low;
+    }
+
+    /** Plain binary search form of {@link #lowerBound}, kept to measure against. */
+    static int lowerBoundBinary(final UnsafeBuffer buffer, final int base, final int count, final long key)
     {
         int low = 0;
         int high = count;
@@ -326,7 +398,14 @@ public final class LongBTree extends BPlusTree
     }
 
     /** First index in [0, count) whose key is {@code > key}, count if none: the child to descend into. */
-    private static int upperBound(final UnsafeBuffer buffer, final int base, final int count, final long key)
+    static int childIndex(final UnsafeBuffer buffer, final int base, final int count, final long key)
+    {
+        return key == Long.MAX_VALUE ? count : lowerBound(buffer, base, count, key + 1);
+    }
+
+    /** Plain binary search form of {@link #childIndex}, kept to measure against. */
+
+    static int upperBoundBinary(final UnsafeBuffer buffer, final int base, final int count, final long key)
     {
         int low = 0;
         int high = count;

@@ -27,8 +27,8 @@ public final class PagePool
     public static final int PAGES_PER_CHUNK = 1 << PAGES_PER_CHUNK_SHIFT;
     public static final int PAGES_PER_CHUNK_MASK = PAGES_PER_CHUNK - 1;
     public static final int CHUNK_SIZE_BYTES = PAGES_PER_CHUNK * PAGE_SIZE_BYTES;
-    /** Page ids are non-negative ints. */
-    public static final int PAGE_COUNT_LIMIT = 1 << 30; // 4 TiB of pages; keeps chunkCount << 8 positive
+    /** Page ids are non-negative ints; 2^30 pages = 4 TiB, and chunkCount << 8 stays a positive int. */
+    public static final int PAGE_COUNT_LIMIT = 1 << 30;
     public static final int NULL_PAGE_ID = -1;
 
     private static final int CHUNK_TABLE_LENGTH_INITIAL = 16;
@@ -46,7 +46,8 @@ public final class PagePool
     {
         if (pageCountMax < 1 || pageCountMax > PAGE_COUNT_LIMIT)
         {
-            throw new IllegalArgumentException("pageCountMax=" + pageCountMax + " not in [1, " + PAGE_COUNT_LIMIT + "]");
+            throw new IllegalArgumentException(
+                "pageCountMax=" + pageCountMax + " not in [1, " + PAGE_COUNT_LIMIT + "]");
         }
         this.pageCountMax = pageCountMax;
     }

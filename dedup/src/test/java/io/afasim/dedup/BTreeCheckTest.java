@@ -118,6 +118,7 @@ class BTreeCheckTest
     {
         corruption.accept(tree);
         final IllegalStateException ex = assertThrows(IllegalStateException.class, tree::check);
-        assertTrue(ex.getMessage().contains(messagePart), "message '" + ex.getMessage() + "' lacks '" + messagePart + "'");
+        assertTrue(ex.getMessage().contains(messagePart),
+            "message '" + ex.getMessage() + "' lacks '" + messagePart + "'");
     }
 }

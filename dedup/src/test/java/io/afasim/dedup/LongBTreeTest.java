@@ -349,6 +349,61 @@ class LongBTreeTest
         assertEquals(0, smallPool.pagesInUse());
     }
 
+    @Test
+    void interpolatingSearchMatchesBinarySearch()
+    {
+        final Random random = new Random(Seeds.seed("LongBTreeTest.interpolatingSearchMatchesBinarySearch"));
+        final org.agrona.concurrent.UnsafeBuffer page =
+            new org.agrona.concurrent.UnsafeBuffer(new byte[PagePool.PAGE_SIZE_BYTES]);
+        for (int round = 0; round < 2_000; round++)
+        {
+            final int count = random.nextInt(LongBTree.LEAF_CAPACITY + 1);
+            final java.util.TreeSet<Long> keys = new java.util.TreeSet<>();
+            final int shape = round % 4;
+            while (keys.size() < count)
+            {
+                switch (shape)
+                {
+                    case 0 -> keys.add(random.nextLong());
+                    case 1 -> keys.add((long)random.nextInt(count * 2 + 1));
+                    case 2 -> keys.add(random.nextInt(8) == 0 ? random.nextLong() : random.nextInt(1000));
+                    default -> keys.add((1L << random.nextInt(64)) + random.nextInt(1000));
+                }
+            }
+            int i = 0;
+            for (final long key : keys)
+            {
+                page.putLong(BPlusTree.KEYS_OFFSET + i++ * 8, key);
+            }
+            final List<Long> probes = new ArrayList<>(List.of(Long.MIN_VALUE, Long.MAX_VALUE, 0L));
+            for (final long key : keys)
+            {
+                probes.add(key);
+                probes.add(key - 1);
+                probes.add(key + 1);
+            }
+            for (int p = 0; p < 50; p++)
+            {
+                probes.add(random.nextLong());
+            }
+            for (final long probe : probes)
+            {
+                final int expected = LongBTree.lowerBoundBinary(page, 0, count, probe);
+                final int actual = LongBTree.lowerBound(page, 0, count, probe);
+                if (expected != actual)
+                {
+                    assertEquals(expected, actual, "lowerBound probe " + probe + " in " + keys);
+                }
+                final int expectedChild = LongBTree.upperBoundBinary(page, 0, count, probe);
+                final int actualChild = LongBTree.childIndex(page, 0, count, probe);
+                if (expectedChild != actualChild)
+                {
+                    assertEquals(expectedChild, actualChild, "childIndex probe " + probe + " in " + keys);
+                }
+            }
+        }
+    }
+
     private void randomOp(final Random random, final int keySpace, final int op)
     {
         final long key = random.nextInt(100) == 0 ?
