@@ -178,6 +178,7 @@ class AfactlFioProfilesTest
         final Path out = logDir.resolve(name + ".out");
         final Path err = logDir.resolve(name + ".err");
         final ProcessBuilder builder = new ProcessBuilder(command)
+            .directory(logDir.toFile())
             .redirectOutput(out.toFile())
             .redirectError(err.toFile());
         final Map<String, String> env = builder.environment();
