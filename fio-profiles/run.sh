@@ -62,7 +62,8 @@ for p in "${profiles[@]}"; do
   echo "[run.sh] $p against $URI (size $FIO_SIZE, runtime ${FIO_RUNTIME}s)" >&2
   rm -f "$OUT/$p.json"
   rc=0
-  fio --output-format=json --output="$OUT/$p.json" "$DIR/$p.fio" >"$OUT/$p.log" 2>&1 || rc=$?
+  # from OUT: fio leaves files (e.g. verify state) in its working directory
+  (cd "$OUT" && fio --output-format=json --output="$OUT/$p.json" "$DIR/$p.fio") >"$OUT/$p.log" 2>&1 || rc=$?
   if [ "$rc" -ne 0 ]; then
     failed=1
     echo "run.sh: $p: fio exited with status $rc; its last output lines:" >&2

@@ -32,8 +32,8 @@ import picocli.CommandLine.TypeConversionException;
     description = "Operate a running afasim controller through its admin endpoint.",
     footer = {
         "",
-        "Endpoint: --endpoint, else $AFASIM_ADMIN, else the first line of $AFASIM_HOME/run/admin (written by",
-        "'afasim up'), else 127.0.0.1:7391.",
+        "Endpoint: --endpoint, else $AFASIM_ADMIN, else the first line of",
+        "$AFASIM_HOME/run/admin (written by 'afasim up'), else 127.0.0.1:7391.",
         "Exit codes: 0 done, 1 refused or unreachable, 2 wrong arguments."},
     subcommands = {
         Afactl.Status.class,
