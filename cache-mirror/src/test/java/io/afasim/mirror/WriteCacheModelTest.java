@@ -59,7 +59,7 @@ class WriteCacheModelTest
     {
         final long seed = TestSupport.seed("WriteCacheModelTest");
         random = new Random(seed);
-        ctx = TestSupport.smallContext(dir).conclude();
+        ctx = TestSupport.smallContext(dir).globalHighWatermarkPercent(60).globalLowWatermarkPercent(40).conclude();
         for (int v = 0; v < VOLUMES; v++)
         {
             expected.add(new HashMap<>());
@@ -116,7 +116,7 @@ class WriteCacheModelTest
     {
         if (op % 1_000 == 0)
         {
-            destageWeight = random.nextBoolean() ? 2 : 20; // phases where destage lags behind, or keeps up
+            destageWeight = new int[] {0, 3, 20, 20}[random.nextInt(4)]; // phases where destage lags behind, or keeps up
         }
         final int v = random.nextInt(VOLUMES);
         final int choice = random.nextInt(100);
@@ -127,7 +127,7 @@ class WriteCacheModelTest
         else if (choice < 45)
         {
             final short kind = random.nextBoolean() ? ChangeEntry.KIND_TRIM : ChangeEntry.KIND_WRITE_ZEROES;
-            final int count = random.nextInt(10) == 0 ? 1 + random.nextInt(2 * LBAS) : 1 + random.nextInt(12);
+            final int count = random.nextInt(50) == 0 ? 1 + random.nextInt(2 * LBAS) : 1 + random.nextInt(8);
             submit(v, new long[] {kind, random.nextInt(LBAS), count, 0});
         }
         else if (choice < 70)
