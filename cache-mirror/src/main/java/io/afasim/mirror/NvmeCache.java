@@ -150,6 +150,13 @@ public final class NvmeCache implements AutoCloseable
         return Map.copyOf(recoveredPending);
     }
 
+    /** The volume's recovered changes not yet adopted (empty when none): pass to {@link WriteCache#adopt}. */
+    public synchronized RecoveredVolume recovered(final int volumeId)
+    {
+        final RecoveredVolume volume = recoveredPending.get(volumeId);
+        return volume != null ? volume : RecoveredVolume.empty(volumeId);
+    }
+
     synchronized RecoveredVolume takeRecovered(final int volumeId)
     {
         return recoveredPending.remove(volumeId);
