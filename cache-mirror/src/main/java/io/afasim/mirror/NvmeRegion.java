@@ -320,7 +320,7 @@ public final class NvmeRegion implements AutoCloseable
         }
     }
 
-    private static int headerChecksum(final UnsafeBuffer buffer, final int offset)
+    static int headerChecksum(final UnsafeBuffer buffer, final int offset)
     {
         final CRC32C crc = new CRC32C();
         final byte[] bytes = new byte[HEADER_CHECKSUM_OFFSET];
