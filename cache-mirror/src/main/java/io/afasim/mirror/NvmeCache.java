@@ -23,7 +23,8 @@ import org.agrona.concurrent.ManyToManyConcurrentArrayQueue;
  *   <li>slots/records in use: {@link AtomicInteger}s; the global pressure latch (high/low watermark) is a
  *   volatile flag set by takers and cleared by releasers (a benign race: the next take/release corrects
  *   it).</li>
- *   <li>the sequence: an {@link AtomicLong} continuing above the highest sequence recovered.</li>
+ *   <li>the sequence: an {@link AtomicLong} continuing above the highest sequence recovered and above
+ *   {@code generation << }{@link #SEQUENCE_GENERATION_SHIFT}.</li>
  *   <li>the region buffer: position-free, every writer touches only the slots/records it holds.</li>
  * </ul>
  * Opening/closing volumes and adopting recovered changes are setup operations (synchronized, off the
@@ -31,6 +32,13 @@ import org.agrona.concurrent.ManyToManyConcurrentArrayQueue;
  */
 public final class NvmeCache implements AutoCloseable
 {
+    /**
+     * Sequences of a generation start at {@code generation << 40}, so they keep increasing across restarts even
+     * when every entry had been freed (2^40 writes per generation before the ranges overlap; recovery still
+     * continues above the highest sequence it found).
+     */
+    public static final int SEQUENCE_GENERATION_SHIFT = 40;
+
     private final CacheContext ctx;
     private final NvmeRegion region;
     private final ManyToManyConcurrentArrayQueue<Integer> freeSlots;
@@ -57,8 +65,8 @@ public final class NvmeCache implements AutoCloseable
         }
         this.ctx = ctx;
         this.region = region;
-        this.freeSlots = new ManyToManyConcurrentArrayQueue<>(region.slotCount());
-        this.freeRecords = new ManyToManyConcurrentArrayQueue<>(region.recordCount());
+        this.freeSlots = new ManyToManyConcurrentArrayQueue<>(Math.max(2, region.slotCount()));
+        this.freeRecords = new ManyToManyConcurrentArrayQueue<>(Math.max(2, region.recordCount()));
         this.slotRefs = new Integer[region.slotCount()];
         this.recordRefs = new Integer[region.recordCount()];
         for (int i = 0; i < slotRefs.length; i++)
@@ -74,7 +82,7 @@ public final class NvmeCache implements AutoCloseable
         slotsInUse.set(region.slotCount() - scan.freeSlots().size());
         recordsInUse.set(region.recordCount() - scan.freeRecords().size());
         globalPressure = slotsInUse.get() >= ctx.globalHighSlots();
-        sequence = new AtomicLong(scan.maxSequence());
+        sequence = new AtomicLong(Math.max(scan.maxSequence(), region.generation() << SEQUENCE_GENERATION_SHIFT));
         recoveredPending.putAll(scan.volumes());
     }
 

@@ -20,9 +20,9 @@ import org.agrona.concurrent.UnsafeBuffer;
  * <pre>
  *   offset                                   contents
  *   0            +--------------------------+
- *                | header copy 0   (4 KiB)  |  written on format and on every open with an even generation
+ *                | header copy 0   (4 KiB)  |  even generations (format writes 0 here, 1 in copy 1)
  *   4096         +--------------------------+
- *                | header copy 1   (4 KiB)  |  ... odd generation; the valid copy with the highest wins
+ *                | header copy 1   (4 KiB)  |  odd generations; the valid copy with the highest wins
  *   8192         +--------------------------+
  *                | descriptor area          |  slotCount x 64-byte {@link ChangeEntry} (kind PAGE),
  *                |                          |  descriptor i describes page slot i; padded to 4 KiB
@@ -170,8 +170,8 @@ public final class NvmeRegion implements AutoCloseable
             final NvmeRegion region =
                 new NvmeRegion(path, mapped, ctx.arrayId(), ctx.nodeId(), ctx.recordCount(), 1);
             final long formatTimeMs = System.currentTimeMillis();
-            region.writeHeader(0, formatTimeMs);
-            region.writeHeader(1, formatTimeMs);
+            region.writeHeader(0, 0, formatTimeMs); // copy c always holds a generation of parity c
+            region.writeHeader(1, 1, formatTimeMs);
             region.force();
             return region;
         }
@@ -220,7 +220,7 @@ public final class NvmeRegion implements AutoCloseable
             final long formatTimeMs = buffer.getLong(headerOffset + FORMAT_TIME_OFFSET);
             final NvmeRegion region =
                 new NvmeRegion(path, mapped, ctx.arrayId(), ctx.nodeId(), ctx.recordCount(), generation);
-            region.writeHeader((int)(generation % HEADER_COPY_COUNT), formatTimeMs);
+            region.writeHeader((int)(generation % HEADER_COPY_COUNT), generation, formatTimeMs);
             region.force();
             return region;
         }
@@ -329,7 +329,8 @@ public final class NvmeRegion implements AutoCloseable
         return (int)crc.getValue();
     }
 
-    private void writeHeader(final int copy, final long formatTimeMs)
+    /** Writes one header copy; the other copy (the previous generation) stays intact if this one tears. */
+    private void writeHeader(final int copy, final long headerGeneration, final long formatTimeMs)
     {
         final int offset = copy * BLOCK_SIZE_BYTES;
         buffer.setMemory(offset, BLOCK_SIZE_BYTES, (byte)0);
@@ -346,7 +347,7 @@ public final class NvmeRegion implements AutoCloseable
         buffer.putLong(offset + DESCRIPTOR_AREA_OFFSET, descriptorAreaOffset);
         buffer.putLong(offset + RECORD_AREA_OFFSET, recordAreaOffset);
         buffer.putLong(offset + PAGE_AREA_OFFSET, pageAreaOffset);
-        buffer.putLong(offset + GENERATION_OFFSET, generation);
+        buffer.putLong(offset + GENERATION_OFFSET, headerGeneration);
         buffer.putLong(offset + FORMAT_TIME_OFFSET, formatTimeMs);
         buffer.putIntVolatile(offset + HEADER_CHECKSUM_OFFSET, headerChecksum(buffer, offset));
     }

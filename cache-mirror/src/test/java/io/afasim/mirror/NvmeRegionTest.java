@@ -83,13 +83,13 @@ class NvmeRegionTest
         final CacheContext ctx = TestSupport.smallContext(dir).conclude();
         NvmeRegion.create(ctx).close();
         NvmeRegion.open(ctx).close(); // generation 2 in copy 0, generation 1 in copy 1
-        flipByte(ctx.regionPath(), 40); // copy 0 (the newest) damaged
+        flipByte(ctx.regionPath(), 40); // copy 0 (the newest) damaged: open continues from copy 1
         try (NvmeRegion region = NvmeRegion.open(ctx))
         {
             assertEquals(2, region.generation(), "continued from the intact copy (generation 1)");
         }
-        flipByte(ctx.regionPath(), NvmeRegion.BLOCK_SIZE_BYTES + 40); // now the generation-2 copy 1 too
-        flipByte(ctx.regionPath(), 41);
+        flipByte(ctx.regionPath(), 41); // copy 0 (rewritten with generation 2) damaged again
+        flipByte(ctx.regionPath(), NvmeRegion.BLOCK_SIZE_BYTES + 40); // and copy 1
         final NvmeRegionException damaged = assertThrows(NvmeRegionException.class,
             () -> NvmeCache.openOrCreate(TestSupport.smallContext(dir)));
         assertTrue(damaged.getMessage().contains("damaged header"), damaged.getMessage());

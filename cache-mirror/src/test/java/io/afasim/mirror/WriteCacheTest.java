@@ -250,7 +250,8 @@ class WriteCacheTest
     void mirroredBytesApplyOnThePeerRegion()
     {
         final CacheContext peerCtx = TestSupport.smallContext(dir.resolve("peer")).nodeId(1).conclude();
-        try (NvmeCache peer = NvmeCache.openOrCreate(peerCtx))
+        final NvmeCache peer = NvmeCache.openOrCreate(peerCtx);
+        try
         {
             final java.util.Map<Long, Integer> peerSlotBySequence = new java.util.HashMap<>();
             cache.mirrorSink(new MirrorSink()
@@ -304,6 +305,10 @@ class WriteCacheTest
                 assertEquals(CacheStatus.HIT, adopted.read(2, block, 0));
                 assertTrue(TestSupport.isZero(block, 0));
             }
+        }
+        finally
+        {
+            peer.close();
         }
     }
 
