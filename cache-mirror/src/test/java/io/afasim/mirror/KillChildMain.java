@@ -9,9 +9,10 @@ import org.agrona.concurrent.UnsafeBuffer;
 /**
  * The child JVM of {@link KillRecoveryTest}: opens the region named by the {@link CacheContext} system
  * properties and writes pages with content fill(volume, lba, sequence) to three volumes until it is killed,
- * printing {@code acked <volume> <lba> <seq>} after each acknowledged write and {@code durable <volume> <lba>
- * <seq>} for each page of a destage batch before the batch is freed (the simulated layer below keeps
- * nothing, so the parent takes those lines as its shelf).
+ * printing {@code acked <volume> <lba> <seq>} after each acknowledged write, {@code trim <volume> <lba>
+ * <count> <seq>} after each acknowledged TRIM, and {@code durable <volume> <lba> <seq>} /
+ * {@code durable-trim <volume> <lba> <count> <seq>} for each change of a destage batch before the batch is
+ * freed (the simulated layer below keeps nothing, so the parent takes those lines as its shelf).
  */
 public final class KillChildMain
 {
@@ -49,7 +50,8 @@ public final class KillChildMain
             public void onUnmap(final int volumeId, final long lba, final int blockCount, final long sequence,
                 final boolean zeroes)
             {
-                throw new IllegalStateException("no unmaps written");
+                durable.append("durable-trim ").append(volumeId).append(' ').append(lba).append(' ')
+                    .append(blockCount).append(' ').append(sequence).append('\n');
             }
         };
         final UnsafeBuffer block = new UnsafeBuffer(new byte[NvmeRegion.BLOCK_SIZE_BYTES]);
@@ -65,6 +67,17 @@ public final class KillChildMain
                 destage(cache, consumer, durable, out);
             }
             final long sequence = nvme.lastSequence() + 1; // single writer thread: the next sequence
+            if (random.nextInt(25) == 0)
+            {
+                final int count = 1 + random.nextInt(8);
+                while (cache.trim(lba, count) == CacheStatus.BACK_PRESSURE)
+                {
+                    destage(cache, consumer, durable, out);
+                }
+                out.println("trim " + v + ' ' + lba + ' ' + count + ' ' + sequence);
+                out.flush();
+                continue;
+            }
             TestSupport.fill(block, 0, v, lba, sequence);
             int status = cache.write(lba, block, 0);
             while (status == CacheStatus.BACK_PRESSURE)

@@ -26,8 +26,8 @@ import static org.junit.jupiter.api.Assertions.fail;
 /**
  * T1 with a real SIGKILL: a child JVM writes pages into a region under /dev/shm and is killed with
  * {@code destroyForcibly()} in the middle of its writes; the parent reopens the region, scans and adopts
- * it, and every acknowledged write (the latest per LBA) reads back with the right content, unless the child
- * reported it durable on the shelf (destaged) before the kill.
+ * it, and every acknowledged write or TRIM (the newest per LBA) reads back (content, or zeroes), unless the
+ * child reported it durable on the shelf (destaged) before the kill.
  */
 class KillRecoveryTest
 {
@@ -60,7 +60,7 @@ class KillRecoveryTest
             .conclude();
         NvmeRegion.create(ctx).close();
 
-        /** (volume, lba) -> latest acknowledged sequence; (volume, lba) -> latest durable sequence. */
+        // (volume, lba) -> newest acknowledged / durable change: sequence << 1 | trimmed
         final Map<Long, Long> acked = new HashMap<>();
         final Map<Long, Long> durable = new HashMap<>();
         for (int round = 0; round < KILL_ROUNDS; round++)
@@ -144,25 +144,33 @@ class KillRecoveryTest
         lines.add("EOF");
     }
 
+    /**
+     * Folds one child line into the maps (volume, lba) -> {@code sequence << 1 | trimmed}: the newest change of
+     * each block, acknowledged or durable. Returns 1 for an acknowledgement.
+     */
     private static int apply(final String line, final Map<Long, Long> acked, final Map<Long, Long> durable)
     {
         final String[] words = line.split(" ");
-        if (words.length != 4)
+        final boolean trim = words[0].equals("trim") || words[0].equals("durable-trim");
+        if (words.length != (trim ? 5 : 4))
         {
             return 0; // "ready", "EOF", or a line cut by the kill
         }
-        final long key = key(Integer.parseInt(words[1]), Long.parseLong(words[2]));
-        final long sequence = Long.parseLong(words[3]);
-        if (words[0].equals("acked"))
+        final int volumeId = Integer.parseInt(words[1]);
+        final long lba = Long.parseLong(words[2]);
+        final int count = trim ? Integer.parseInt(words[3]) : 1;
+        final long change = Long.parseLong(words[words.length - 1]) << 1 | (trim ? 1 : 0);
+        final Map<Long, Long> target = words[0].startsWith("durable") ? durable : acked;
+        for (long block = lba; block < lba + count; block++)
         {
-            acked.merge(key, sequence, Math::max);
-            return 1;
+            target.merge(key(volumeId, block), change, Math::max);
         }
-        if (words[0].equals("durable"))
-        {
-            durable.merge(key, sequence, Math::max);
-        }
-        return 0;
+        return target == acked ? 1 : 0;
+    }
+
+    private static String describe(final Long change)
+    {
+        return change == null || change == 0 ? "-" : ((change & 1) == 1 ? "trim@" : "page@") + (change >> 1);
     }
 
     private static long key(final int volumeId, final long lba)
@@ -184,35 +192,39 @@ class KillRecoveryTest
             for (int v = 0; v < KillChildMain.VOLUMES; v++)
             {
                 final RecoveredVolume volume = scan.volume(v);
-                final Map<Long, Long> recoveredSequence = new HashMap<>();
+                final Map<Long, Long> recovered = new HashMap<>(); // lba -> sequence << 1 | trimmed
                 for (final RecoveredChange change : volume.changes())
                 {
-                    recoveredSequence.put(change.lba(), change.sequence());
+                    for (long lba = change.lba(); lba < change.lba() + change.blockCount(); lba++)
+                    {
+                        recovered.merge(lba, change.sequence() << 1 | (change.isPage() ? 0 : 1), Math::max);
+                    }
                 }
                 final WriteCache cache = nvme.newWriteCache(v);
                 cache.adopt(volume);
-                for (long lba = 0; lba < KillChildMain.LBAS; lba++)
+                for (long lba = 0; lba < KillChildMain.LBAS + 8; lba++)
                 {
-                    final Long ackedSequence = acked.get(key(v, lba));
-                    if (ackedSequence == null)
+                    final Long ackedChange = acked.get(key(v, lba));
+                    if (ackedChange == null)
                     {
                         continue;
                     }
-                    final long durableSequence = durable.getOrDefault(key(v, lba), 0L);
-                    final Long cachedSequence = recoveredSequence.get(lba);
+                    final long durableChange = durable.getOrDefault(key(v, lba), 0L);
+                    final Long cachedChange = recovered.get(lba);
+                    final String where = "volume " + v + " lba " + lba + " acknowledged " + describe(ackedChange) +
+                        " durable " + describe(durableChange) + " cached " + describe(cachedChange);
                     final int status = cache.read(lba, block, 0);
-                    if (cachedSequence != null && cachedSequence >= durableSequence)
+                    if (cachedChange != null && cachedChange >= durableChange)
                     {
-                        assertEquals(CacheStatus.HIT, status, "volume " + v + " lba " + lba);
-                        assertTrue(cachedSequence >= ackedSequence, "volume " + v + " lba " + lba + " recovered seq " +
-                            cachedSequence + " older than acknowledged " + ackedSequence);
-                        assertTrue(TestSupport.matches(block, 0, v, lba, cachedSequence, scratch),
-                            "volume " + v + " lba " + lba + " content of seq " + cachedSequence);
+                        assertEquals(CacheStatus.HIT, status, where);
+                        assertTrue(cachedChange >= ackedChange, where);
+                        assertTrue((cachedChange & 1) == 1 ? TestSupport.isZero(block, 0) :
+                            TestSupport.matches(block, 0, v, lba, cachedChange >> 1, scratch), where);
                     }
                     else
                     {
-                        assertTrue(durableSequence >= ackedSequence, "volume " + v + " lba " + lba + " acknowledged seq " +
-                            ackedSequence + " lost (durable " + durableSequence + ", cached " + cachedSequence + ")");
+                        assertEquals(CacheStatus.MISS, status, where);
+                        assertTrue(durableChange >= ackedChange, where);
                     }
                 }
                 assertNotNull(cache); // closing without destage: the next child adopts these changes again
