@@ -323,6 +323,45 @@ class WriteCacheTest
     }
 
     @Test
+    void restartAdoptsOrDiscardsRecoveredChangesAndSequencesKeepIncreasing()
+    {
+        assertEquals(CacheStatus.OK, write(cache, 1, 1));
+        assertEquals(CacheStatus.OK, write(cache, 2, 2));
+        final WriteCache deleted = nvme.newWriteCache(2);
+        assertEquals(CacheStatus.OK, write(deleted, 5, 5));
+        final long before = nvme.lastSequence();
+        nvme.close();
+
+        nvme = NvmeCache.openOrCreate(ctx);
+        assertEquals(java.util.Set.of(0, 2), nvme.recoveredPending().keySet());
+        assertEquals(3, nvme.slotsInUse());
+        cache = nvme.newWriteCache(0);
+        cache.adopt(nvme.recovered(0));
+        assertEquals(2, cache.dirtyPageCount());
+        assertEquals(before - 1, cache.lastSequence());
+        assertEquals(CacheStatus.HIT, cache.read(2, block, 0));
+        assertTrue(TestSupport.matches(block, 0, 0, 2, 2, scratch));
+        assertThrows(IllegalStateException.class, () -> cache.adopt(nvme.recovered(0)), "adopted once");
+        nvme.discardRecovered(2); // volume 2 was deleted while the controller was down
+        assertEquals(2, nvme.slotsInUse());
+        assertEquals(CacheStatus.OK, write(cache, 3, 3));
+        assertTrue(cache.lastSequence() > before);
+
+        while (!cache.isClean())
+        {
+            cache.onDestaged(cache.destageBatch(10, recorder));
+        }
+        nvme.closeWriteCache(cache);
+        final long beforeEmpty = nvme.lastSequence();
+        nvme.close();
+        nvme = NvmeCache.openOrCreate(ctx);
+        assertTrue(nvme.recoveredPending().isEmpty());
+        cache = nvme.newWriteCache(0);
+        assertEquals(CacheStatus.OK, write(cache, 1, 9));
+        assertTrue(cache.lastSequence() > beforeEmpty, "no sequence reuse after an empty restart");
+    }
+
+    @Test
     void dataPathAllocatesNothing()
     {
         final com.sun.management.ThreadMXBean threads =
