@@ -148,7 +148,8 @@ final class AdminServer implements AutoCloseable
                 final String mode = request.arg("mode");
                 return outcome(controller.createVolume(request.arg("name"),
                     AdminProtocol.parseSizeBytes(request.arg("size"), "size"),
-                    mode == null ? WriteModeSetting.WT : WriteModeSetting.parse(mode)), "created " + request.arg("name"));
+                    WriteModeSetting.parse(mode == null ? controller.context().defaultMode() : mode)),
+                    "created " + request.arg("name"));
             }
 
             case VOLUME_LIST:
@@ -209,6 +210,7 @@ final class AdminServer implements AutoCloseable
             "nbd", "nbd://" + controller.context().bindAddress() + ":" + controller.nbdPort(),
             "volumes", Integer.toString(controller.volumeAgents().size()),
             "journalFillPercent", Integer.toString(journal.journalFillPercent()),
+            "nvmeDirtyBytes", Long.toString(controller.nvme().dirtyBytes()),
             "commits", Long.toString(journal.commitCount()),
             "checkpoints", Long.toString(journal.checkpointCount()),
             "errors", Long.toString(controller.errorCount()),
@@ -309,7 +311,10 @@ final class AdminServer implements AutoCloseable
             "storedBlocks", Long.toString(volume.uniqueBlocks()),
             "dedupRatio", String.format("%.2f", volume.dedupRatio()),
             "metadataBytes", Long.toString(volume.metadataBytes()),
-            "cacheDirtyBytes", "0",
+            "cacheDirtyBytes", Long.toString(agent.cache().dirtyBytes()),
+            "cacheHits", Long.toString(agent.cache().hitCount()),
+            "cacheBackPressure", Long.toString(agent.cache().backPressureCount()),
+            "cacheCorruptPages", Long.toString(agent.corruptPageCount()),
             "cleanedBlocksMoved", Long.toString(volume.relocatedCount()),
             "writeAmplification", String.format("%.2f", volume.segmentLog().writeAmplification()),
             "errors", Long.toString(agent.errorCount()));

@@ -18,6 +18,9 @@ import io.afasim.dedup.DedupStore;
 import io.afasim.dedup.DedupVolume;
 import io.afasim.journal.IoStatus;
 import io.afasim.journal.ShelfConfig;
+import io.afasim.mirror.CacheContext;
+import io.afasim.mirror.NvmeCache;
+import io.afasim.mirror.WriteCache;
 import org.agrona.CloseHelper;
 import org.agrona.ErrorHandler;
 import org.agrona.concurrent.AgentRunner;
@@ -40,6 +43,7 @@ public final class Controller implements AutoCloseable
     private final ControllerContext ctx;
     private final NanoClock clock = SystemNanoClock.INSTANCE;
     private final DedupStore store;
+    private final NvmeCache nvme;
     private final JournalAgent journal;
     private final AgentRunner journalRunner;
     private final Map<String, VolumeAgent> volumesByName = new ConcurrentHashMap<>();
@@ -53,10 +57,11 @@ public final class Controller implements AutoCloseable
     private AdminServer admin;
     private final long startedMs = System.currentTimeMillis();
 
-    private Controller(final ControllerContext ctx, final DedupStore store)
+    private Controller(final ControllerContext ctx, final DedupStore store, final NvmeCache nvme)
     {
         this.ctx = ctx;
         this.store = store;
+        this.nvme = nvme;
         this.errorHandler = ex ->
         {
             errorCount.incrementAndGet();
@@ -90,7 +95,17 @@ public final class Controller implements AutoCloseable
                 new ShelfConfig(ctx.driveCount(), ctx.driveSizeBytes(), ctx.segmentSizeBytes(), ctx.journalSizeBytes()),
                 dedupContext);
         }
-        final Controller controller = new Controller(ctx, store);
+        final NvmeCache nvme;
+        try
+        {
+            nvme = NvmeCache.openOrCreate(cacheContext(ctx, store));
+        }
+        catch (final RuntimeException ex)
+        {
+            store.close();
+            throw ex;
+        }
+        final Controller controller = new Controller(ctx, store, nvme);
         try
         {
             controller.recoverVolumes();
@@ -110,6 +125,24 @@ public final class Controller implements AutoCloseable
             controller.close();
             throw ex;
         }
+    }
+
+    static Path nvmePath(final ControllerContext ctx, final UUID arrayId)
+    {
+        return ctx.nvmeDir().resolve(arrayId.toString()).resolve("node-" + ctx.node()).resolve("nvme");
+    }
+
+    private static CacheContext cacheContext(final ControllerContext ctx, final DedupStore store) throws IOException
+    {
+        final Path path = nvmePath(ctx, store.shelf().arrayId());
+        Files.createDirectories(path.getParent());
+        return new CacheContext()
+            .regionPath(path)
+            .regionSizeBytes(ctx.nvmeSizeBytes())
+            .arrayId(store.shelf().arrayId())
+            .nodeId(ctx.node().equals("A") ? 0 : 1)
+            .destageBatchMax(VolumeAgent.DESTAGE_BATCH_MAX)
+            .conclude();
     }
 
     private static IdleStrategy idleStrategy()
@@ -132,9 +165,24 @@ public final class Controller implements AutoCloseable
                     ") is in the volume table but not in the storage core");
             }
             named.add(entry.volumeId());
+            final WriteCache cache = nvme.newWriteCache(entry.volumeId());
+            final int recovered = nvme.recovered(entry.volumeId()).changes().size();
+            cache.adopt(nvme.recovered(entry.volumeId())); // T1: acknowledged changes not yet destaged
+            if (recovered > 0)
+            {
+                System.out.println("[afasim] controller " + ctx.node() + ": volume " + entry.name() + " adopted " +
+                    recovered + " acknowledged changes from NVMe memory; destaging them");
+            }
             register(new VolumeAgent(
                 new VolumeState(entry.volumeId(), entry.name(), entry.sizeBytes(), entry.mode(), entry.online()),
-                volume, store.redo(entry.volumeId()), ctx.redoBatchBytes(), journal, clock));
+                volume, cache, store.redo(entry.volumeId()), ctx.redoBatchBytes(), journal, clock));
+        }
+        for (final int volumeId : nvme.recoveredPending().keySet())
+        {
+            if (!named.contains(volumeId))
+            {
+                nvme.discardRecovered(volumeId); // cached changes of a volume deleted before the crash
+            }
         }
         for (final int volumeId : store.volumeIds())
         {
@@ -218,6 +266,11 @@ public final class Controller implements AutoCloseable
         return store;
     }
 
+    NvmeCache nvme()
+    {
+        return nvme;
+    }
+
     NbdServer nbd()
     {
         return nbd;
@@ -258,6 +311,8 @@ public final class Controller implements AutoCloseable
             return "refused: mode wb needs the peer controller, which this build does not run yet (use wt or 1wb)";
         }
         final int volumeId = nextVolumeId++;
+        final WriteCache cache = nvme.newWriteCache(volumeId);
+        nvme.discardRecovered(volumeId);
         final CompletableFuture<DedupVolume> created = new CompletableFuture<>();
         if (!journal.execute(() ->
         {
@@ -281,7 +336,7 @@ public final class Controller implements AutoCloseable
         }
         final DedupVolume volume = await(created);
         final VolumeAgent agent = new VolumeAgent(
-            new VolumeState(volumeId, name, sizeBytes, mode, true), volume, store.redo(volumeId),
+            new VolumeState(volumeId, name, sizeBytes, mode, true), volume, cache, store.redo(volumeId),
             ctx.redoBatchBytes(), journal, clock);
         register(agent);
         writeTable();
@@ -297,12 +352,14 @@ public final class Controller implements AutoCloseable
         {
             return "refused: no volume " + name;
         }
-        final String outcome = quiesce(agent, "delete", () -> agent.state().online(false));
+        final String outcome = quiesce(agent, "delete", false, () -> agent.state().online(false));
         if (outcome != null)
         {
             return "refused: volume " + name + ": " + outcome;
         }
         CloseHelper.close(runners.remove(agent));
+        agent.cache().discardAll(); // its data is being deleted
+        nvme.closeWriteCache(agent.cache());
         volumesByName.remove(name);
         rebuildIndex();
         writeTable();
@@ -325,7 +382,12 @@ public final class Controller implements AutoCloseable
         {
             return "refused: mode wb needs the peer controller, which this build does not run yet (use wt or 1wb)";
         }
-        final String outcome = quiesce(agent, "set-mode " + mode.label(), () -> agent.state().mode(mode));
+        // entering WT needs every cached change destaged first (WT acknowledges only what is on the shelf)
+        final String outcome = quiesce(agent, "set-mode " + mode.label(), mode == WriteModeSetting.WT, () ->
+        {
+            agent.cache().writeMode(VolumeAgent.toCacheMode(mode));
+            agent.state().mode(mode);
+        });
         if (outcome != null)
         {
             return "refused: volume " + name + ": " + outcome;
@@ -342,7 +404,7 @@ public final class Controller implements AutoCloseable
         {
             return "refused: no volume " + name;
         }
-        final String outcome = quiesce(agent, online ? "online" : "offline", () -> agent.state().online(online));
+        final String outcome = quiesce(agent, online ? "online" : "offline", false, () -> agent.state().online(online));
         if (outcome != null)
         {
             return "refused: volume " + name + ": " + outcome;
@@ -351,11 +413,12 @@ public final class Controller implements AutoCloseable
         return null;
     }
 
-    private String quiesce(final VolumeAgent agent, final String reason, final Runnable change)
+    private String quiesce(
+        final VolumeAgent agent, final String reason, final boolean requiresCleanCache, final Runnable change)
     {
         final CompletableFuture<String> done = new CompletableFuture<>();
         final long timeoutNs = TimeUnit.MILLISECONDS.toNanos(ctx.quiesceTimeoutMs());
-        if (!agent.execute(() -> agent.quiesce(reason, timeoutNs, change,
+        if (!agent.execute(() -> agent.quiesce(reason, timeoutNs, requiresCleanCache, change,
             outcome -> done.complete(outcome == null ? "" : outcome))))
         {
             return "its agent is busy, try again";
@@ -417,6 +480,7 @@ public final class Controller implements AutoCloseable
             CloseHelper.quietClose(runner);
         }
         CloseHelper.quietClose(journalRunner);
+        CloseHelper.quietClose(nvme);
         CloseHelper.quietClose(store);
     }
 }

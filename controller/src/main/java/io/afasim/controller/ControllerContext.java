@@ -30,6 +30,13 @@ public final class ControllerContext
     public static final long JOURNAL_SIZE_DEFAULT = 64L << 20;
     public static final String REDO_BATCH_BYTES_PROP_NAME = "afasim.volume.redoBatchBytes";
     public static final int REDO_BATCH_BYTES_DEFAULT = 4 << 20;
+    public static final String NVME_DIR_PROP_NAME = "afasim.nvme.dir";
+    /** Parent of the NVMe memory files; the region is {@code <dir>/<array id>/node-<node>/nvme}. */
+    public static final String NVME_DIR_DEFAULT = "/dev/shm/afasim";
+    public static final String NVME_SIZE_PROP_NAME = "afasim.nvme.sizeBytes";
+    public static final long NVME_SIZE_DEFAULT = 256L << 20;
+    public static final String DEFAULT_MODE_PROP_NAME = "afasim.volume.defaultMode";
+    public static final String DEFAULT_MODE_DEFAULT = "1wb";
     public static final String QUIESCE_TIMEOUT_MS_PROP_NAME = "afasim.quiesce.timeoutMs";
     public static final long QUIESCE_TIMEOUT_MS_DEFAULT = 30_000;
 
@@ -43,6 +50,9 @@ public final class ControllerContext
     private int segmentSizeBytes = Integer.getInteger(SEGMENT_SIZE_PROP_NAME, SEGMENT_SIZE_DEFAULT);
     private long journalSizeBytes = Long.getLong(JOURNAL_SIZE_PROP_NAME, JOURNAL_SIZE_DEFAULT);
     private int redoBatchBytes = Integer.getInteger(REDO_BATCH_BYTES_PROP_NAME, REDO_BATCH_BYTES_DEFAULT);
+    private Path nvmeDir = Path.of(System.getProperty(NVME_DIR_PROP_NAME, NVME_DIR_DEFAULT));
+    private long nvmeSizeBytes = Long.getLong(NVME_SIZE_PROP_NAME, NVME_SIZE_DEFAULT);
+    private String defaultMode = System.getProperty(DEFAULT_MODE_PROP_NAME, DEFAULT_MODE_DEFAULT);
     private long quiesceTimeoutMs = Long.getLong(QUIESCE_TIMEOUT_MS_PROP_NAME, QUIESCE_TIMEOUT_MS_DEFAULT);
 
     private static Path pathProperty(final String name)
@@ -67,6 +77,12 @@ public final class ControllerContext
         {
             throw new IllegalArgumentException(REDO_BATCH_BYTES_PROP_NAME + "=" + redoBatchBytes + " must be >= 65536");
         }
+        if (nvmeSizeBytes < (1 << 20) || nvmeSizeBytes > (2L << 30) - 4096 || nvmeSizeBytes % 4096 != 0)
+        {
+            throw new IllegalArgumentException(NVME_SIZE_PROP_NAME + "=" + nvmeSizeBytes +
+                " must be a multiple of 4096 in [1 MiB, 2 GiB - 4 KiB]");
+        }
+        WriteModeSetting.parse(defaultMode);
         if (quiesceTimeoutMs < 1)
         {
             throw new IllegalArgumentException(QUIESCE_TIMEOUT_MS_PROP_NAME + "=" + quiesceTimeoutMs + " must be >= 1");
@@ -96,6 +112,9 @@ public final class ControllerContext
         args.add("-D" + SEGMENT_SIZE_PROP_NAME + "=" + segmentSizeBytes);
         args.add("-D" + JOURNAL_SIZE_PROP_NAME + "=" + journalSizeBytes);
         args.add("-D" + REDO_BATCH_BYTES_PROP_NAME + "=" + redoBatchBytes);
+        args.add("-D" + NVME_DIR_PROP_NAME + "=" + nvmeDir);
+        args.add("-D" + NVME_SIZE_PROP_NAME + "=" + nvmeSizeBytes);
+        args.add("-D" + DEFAULT_MODE_PROP_NAME + "=" + defaultMode);
         args.add("-D" + QUIESCE_TIMEOUT_MS_PROP_NAME + "=" + quiesceTimeoutMs);
         return args;
     }
@@ -207,6 +226,39 @@ public final class ControllerContext
     public ControllerContext redoBatchBytes(final int redoBatchBytes)
     {
         this.redoBatchBytes = redoBatchBytes;
+        return this;
+    }
+
+    public Path nvmeDir()
+    {
+        return nvmeDir;
+    }
+
+    public ControllerContext nvmeDir(final Path nvmeDir)
+    {
+        this.nvmeDir = nvmeDir;
+        return this;
+    }
+
+    public long nvmeSizeBytes()
+    {
+        return nvmeSizeBytes;
+    }
+
+    public ControllerContext nvmeSizeBytes(final long nvmeSizeBytes)
+    {
+        this.nvmeSizeBytes = nvmeSizeBytes;
+        return this;
+    }
+
+    public String defaultMode()
+    {
+        return defaultMode;
+    }
+
+    public ControllerContext defaultMode(final String defaultMode)
+    {
+        this.defaultMode = defaultMode;
         return this;
     }
 

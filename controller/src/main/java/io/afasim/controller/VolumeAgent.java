@@ -7,6 +7,11 @@ import io.afasim.dedup.DedupVolume;
 import io.afasim.dedup.VolumeRedo;
 import io.afasim.journal.IoStatus;
 import io.afasim.journal.RedoBatch;
+import io.afasim.mirror.CacheStatus;
+import io.afasim.mirror.DestageConsumer;
+import io.afasim.mirror.WriteCache;
+import io.afasim.mirror.WriteMode;
+import org.agrona.DirectBuffer;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 import org.agrona.concurrent.NanoClock;
@@ -24,6 +29,13 @@ import org.agrona.concurrent.UnsafeBuffer;
  * completes every request that was waiting on that batch. One batch is in flight at a time; requests
  * arriving meanwhile wait for the next one (natural group commit).
  *
+ * <p>1-way write-back (1WB): a write goes into the volume's NVMe {@link WriteCache} (page + checksummed
+ * descriptor in memory that survives a process kill) and is acknowledged at once; when the cache is
+ * full the request parks (with every later mutation behind it, so order holds) until destage makes
+ * room. Destage runs eagerly on this thread: the oldest cached changes go through the dedup engine
+ * into the segment log and the redo batch, ride the same hand-off as WT writes, and are freed from
+ * the cache once their batch is durable on the shelf. Reads consult the cache first.
+ *
  * <p>Quiesce: {@link #quiesce} closes the layer gates top down (new requests park, none fails),
  * waits until every layer's tracker is drained, runs the change on this thread, reopens bottom up and
  * re-drives the parked requests in order.
@@ -38,9 +50,12 @@ final class VolumeAgent implements Agent
     static final int REDO_BYTES_PER_BLOCK_MAX = 128;
     static final int BLOCK_SIZE_BYTES = 4096;
     static final int BLOCK_SHIFT = 12;
+    /** Cached changes one destage pass moves (one redo hand-off). */
+    static final int DESTAGE_BATCH_MAX = 256;
 
     private final VolumeState state;
     private final DedupVolume volume;
+    private final WriteCache cache;
     private final VolumeRedo redo;
     private final JournalAgent journal;
     private final NanoClock clock;
@@ -51,7 +66,15 @@ final class VolumeAgent implements Agent
     private final Layer[] layers = new Layer[LayerId.TOP_DOWN.length];
     private final Layer forwarding;
     private final Layer volumeLayer;
+    private final Layer cacheLayer;
     private final Layer pool;
+    private final PendingQueue blocked = new PendingQueue(PENDING_CAPACITY);
+    private final DestageConsumer destager = new Destager();
+    private long destageNext = WriteCache.NO_BATCH;
+    private long destageInFlight = WriteCache.NO_BATCH;
+    private int destageStatus;
+    private long destageErrorCount;
+    private long corruptPageCount;
     private final PendingQueue awaitingNext = new PendingQueue(PENDING_CAPACITY);
     private final PendingQueue awaitingInFlight = new PendingQueue(PENDING_CAPACITY);
     private final PendingQueue retry = new PendingQueue(PENDING_CAPACITY);
@@ -59,6 +82,8 @@ final class VolumeAgent implements Agent
     private RedoBatch spare;
     private RedoBatch inFlight;
     private long inFlightSinceNs;
+    private long destageNextNs;
+    private long destageInFlightNs;
     private Quiesce quiesce;
     private volatile boolean pauseRequested;
     private volatile boolean paused;
@@ -68,6 +93,7 @@ final class VolumeAgent implements Agent
     VolumeAgent(
         final VolumeState state,
         final DedupVolume volume,
+        final WriteCache cache,
         final VolumeRedo redo,
         final int redoBatchBytes,
         final JournalAgent journal,
@@ -75,6 +101,7 @@ final class VolumeAgent implements Agent
     {
         this.state = state;
         this.volume = volume;
+        this.cache = cache;
         this.redo = redo;
         this.journal = journal;
         this.clock = clock;
@@ -85,7 +112,47 @@ final class VolumeAgent implements Agent
         }
         forwarding = layers[LayerId.FORWARDING.ordinal()];
         volumeLayer = layers[LayerId.VOLUME.ordinal()];
+        cacheLayer = layers[LayerId.CACHE.ordinal()];
         pool = layers[LayerId.POOL.ordinal()];
+        if (state.mode() == WriteModeSetting.WT && !cache.isClean())
+        {
+            // T1: changes acknowledged in 1WB before a crash were recovered into the cache of a volume that is
+            // now WT (a mode switch was interrupted): destage them all before serving, so that no WT write can
+            // be overtaken by an older cached change
+            cache.writeMode(WriteMode.ONE_WAY_WB);
+            quiesce = new Quiesce("recovery destage", Long.MAX_VALUE, true,
+                () -> cache.writeMode(WriteMode.WT), outcome -> { });
+            closeGates();
+        }
+        else
+        {
+            cache.writeMode(toCacheMode(state.mode()));
+        }
+    }
+
+    static WriteMode toCacheMode(final WriteModeSetting mode)
+    {
+        switch (mode)
+        {
+            case WT: return WriteMode.WT;
+            case WB: return WriteMode.WB;
+            default: return WriteMode.ONE_WAY_WB;
+        }
+    }
+
+    WriteCache cache()
+    {
+        return cache;
+    }
+
+    long corruptPageCount()
+    {
+        return corruptPageCount;
+    }
+
+    long destageErrorCount()
+    {
+        return destageErrorCount;
     }
 
     @Override
@@ -140,7 +207,9 @@ final class VolumeAgent implements Agent
         work += commands.drain(Runnable::run, COMMANDS_PER_DO_WORK_MAX);
         work += checkDurable();
         work += redriveRetries();
+        work += redriveBlocked();
         work += requests.drain(requestHandler, REQUESTS_PER_DO_WORK_MAX);
+        work += destage();
         work += handOff();
         if (quiesce != null)
         {
@@ -176,6 +245,12 @@ final class VolumeAgent implements Agent
         {
             return;
         }
+        pastForwardingGate(request);
+    }
+
+    /** A request admitted by the forwarding gate (or re-driven from behind it after a quiesce). */
+    private void pastForwardingGate(final HostRequest request)
+    {
         forwarding.enter();
         forwarding.exit(nowNs, nowNs); // this controller owns the volume: pass through
         if (!volumeLayer.admit(request))
@@ -198,6 +273,11 @@ final class VolumeAgent implements Agent
             (offset < 0 || length < 0 || offset + length > state.sizeBytes()))
         {
             request.complete(HostRequest.EINVAL);
+            return;
+        }
+        if (state.mode() != WriteModeSetting.WT)
+        {
+            processCached(request);
             return;
         }
         switch (request.command())
@@ -245,6 +325,237 @@ final class VolumeAgent implements Agent
         }
     }
 
+    /** 1-way-WB: acknowledge once the change is in NVMe memory. */
+    private void processCached(final HostRequest request)
+    {
+        switch (request.command())
+        {
+            case HostRequest.READ:
+                volumeLayer.enter();
+                completeNow(request, read(request));
+                return;
+
+            case HostRequest.WRITE:
+            case HostRequest.TRIM:
+            case HostRequest.WRITE_ZEROES:
+            {
+                if (!blocked.isEmpty())
+                {
+                    blocked.add(request, nowNs); // keep mutations in order behind a parked one
+                    return;
+                }
+                final int status = cacheMutate(request);
+                if (status == CacheStatus.BACK_PRESSURE)
+                {
+                    blocked.add(request, nowNs);
+                    return;
+                }
+                volumeLayer.enter();
+                if (status == HostRequest.OK && request.hasFlag(HostRequest.FUA))
+                {
+                    cache.forceUnitAccess();
+                }
+                completeNow(request, status);
+                return;
+            }
+
+            case HostRequest.FLUSH:
+                volumeLayer.enter();
+                cache.flush();
+                completeNow(request, HostRequest.OK);
+                return;
+
+            case HostRequest.BLOCK_STATUS:
+                volumeLayer.enter();
+                blockStatus(request);
+                completeNow(request, HostRequest.OK);
+                return;
+
+            default:
+                request.complete(HostRequest.EINVAL);
+        }
+    }
+
+    /**
+     * Puts a WRITE, TRIM or WRITE_ZEROES into the cache. A re-drive after BACK_PRESSURE repeats the blocks
+     * already cached, which is harmless: each supersedes its own earlier copy.
+     *
+     * @return {@link HostRequest#OK}, {@link CacheStatus#BACK_PRESSURE} or an NBD errno.
+     */
+    private int cacheMutate(final HostRequest request)
+    {
+        cacheLayer.enter();
+        final int command = request.command();
+        final UnsafeBuffer data = request.data();
+        long offset = request.offsetBytes();
+        final long end = offset + request.lengthBytes();
+        int at = 0;
+        int status = CacheStatus.OK;
+        while (offset < end && status == CacheStatus.OK)
+        {
+            final long lba = offset >>> BLOCK_SHIFT;
+            final int inBlock = (int)(offset & (BLOCK_SIZE_BYTES - 1));
+            final int chunk = (int)Math.min(BLOCK_SIZE_BYTES - inBlock, end - offset);
+            if (inBlock == 0 && chunk == BLOCK_SIZE_BYTES)
+            {
+                if (command == HostRequest.WRITE)
+                {
+                    status = cache.write(lba, data, at);
+                }
+                else
+                {
+                    final int blocks = (int)Math.min((end - offset) >>> BLOCK_SHIFT, 1 << 20);
+                    status = command == HostRequest.TRIM ? cache.trim(lba, blocks) : cache.writeZeroes(lba, blocks);
+                    if (status == CacheStatus.OK)
+                    {
+                        offset += (long)blocks << BLOCK_SHIFT;
+                    }
+                    continue;
+                }
+            }
+            else
+            {
+                final int read = readBlock(lba, scratch, 0);
+                if (read != IoStatus.OK)
+                {
+                    cacheLayer.exit(nowNs, nowNs);
+                    errorCount++;
+                    return HostRequest.EIO;
+                }
+                if (command == HostRequest.WRITE)
+                {
+                    scratch.putBytes(inBlock, data, at, chunk);
+                }
+                else
+                {
+                    scratch.setMemory(inBlock, chunk, (byte)0);
+                }
+                status = cache.write(lba, scratch, 0);
+            }
+            offset += chunk;
+            at += chunk;
+        }
+        cacheLayer.exit(nowNs, clock.nanoTime());
+        return status == CacheStatus.OK ? HostRequest.OK : status;
+    }
+
+    /** One block through the cache: a cached page or trim, else the pool. */
+    private int readBlock(final long lba, final UnsafeBuffer dst, final int offset)
+    {
+        if (!cache.isClean())
+        {
+            final int status = cache.read(lba, dst, offset);
+            if (status == CacheStatus.HIT)
+            {
+                return IoStatus.OK;
+            }
+            if (status == CacheStatus.CHECKSUM_MISMATCH)
+            {
+                return IoStatus.CHECKSUM_MISMATCH;
+            }
+        }
+        return volume.readBlock(lba, dst, offset);
+    }
+
+    private int redriveBlocked()
+    {
+        int work = 0;
+        while (!blocked.isEmpty())
+        {
+            final HostRequest request = blocked.peek();
+            if (state.mode() == WriteModeSetting.WT)
+            {
+                blocked.remove();
+                process(request); // the mode changed under quiesce: the WT path takes it now
+                work++;
+                continue;
+            }
+            final int status = cacheMutate(request);
+            if (status == CacheStatus.BACK_PRESSURE)
+            {
+                return work;
+            }
+            final long enteredNs = blocked.peekEnteredNs();
+            blocked.remove();
+            volumeLayer.enter();
+            if (status == HostRequest.OK && request.hasFlag(HostRequest.FUA))
+            {
+                cache.forceUnitAccess();
+            }
+            volumeLayer.exit(enteredNs, nowNs);
+            request.complete(status);
+            work++;
+        }
+        return work;
+    }
+
+    // ---------------------------------------------------------------- destage
+
+    /** Moves the oldest cached changes through the dedup engine; freed when their redo batch is durable. */
+    private int destage()
+    {
+        if (destageNext != WriteCache.NO_BATCH || destageInFlight != WriteCache.NO_BATCH || cache.isClean() ||
+            journal.isStopped() || !hasRedoRoom((long)DESTAGE_BATCH_MAX * BLOCK_SIZE_BYTES))
+        {
+            return 0;
+        }
+        destageStatus = IoStatus.OK;
+        pool.enter();
+        final long batch = cache.destageBatch(DESTAGE_BATCH_MAX, destager);
+        if (batch == WriteCache.NO_BATCH)
+        {
+            pool.exit(nowNs, nowNs);
+            return 0;
+        }
+        if (destageStatus != IoStatus.OK)
+        {
+            // what was applied stays applied (its records commit with the batch); the cache keeps every change of
+            // the batch and destages it again later
+            pool.exit(nowNs, nowNs);
+            cache.onDestageFailed(batch);
+            destageErrorCount++;
+            errorCount++;
+            return 1;
+        }
+        destageNext = batch;
+        destageNextNs = nowNs;
+        return 1;
+    }
+
+    private final class Destager implements DestageConsumer
+    {
+        @Override
+        public void onPage(
+            final int volumeId, final long lba, final long sequence, final DirectBuffer block, final int blockOffset)
+        {
+            if (destageStatus == IoStatus.OK)
+            {
+                destageStatus = volume.write(lba, block, blockOffset);
+            }
+        }
+
+        @Override
+        public void onUnmap(
+            final int volumeId, final long lba, final int blockCount, final long sequence, final boolean zeroes)
+        {
+            if (destageStatus == IoStatus.OK)
+            {
+                destageStatus = volume.trim(lba, blockCount);
+            }
+        }
+
+        @Override
+        public void onCorruptPage(final int volumeId, final long lba, final long sequence)
+        {
+            // an acknowledged write whose page no longer matches its checksum in NVMe memory: it cannot be
+            // destaged; the block keeps its older content. Counted and reported, never written as data.
+            corruptPageCount++;
+            errorCount++;
+            System.err.println("[afasim] volume " + state.name() + ": NVMe page of lba " + lba + " (sequence " +
+                sequence + ") is corrupt; the write is lost");
+        }
+    }
+
     private void completeNow(final HostRequest request, final int errno)
     {
         volumeLayer.exit(nowNs, nowNs);
@@ -271,11 +582,11 @@ final class VolumeAgent implements Agent
             final int status;
             if (inBlock == 0 && chunk == BLOCK_SIZE_BYTES)
             {
-                status = volume.readBlock(lba, data, at);
+                status = readBlock(lba, data, at);
             }
             else
             {
-                status = volume.readBlock(lba, scratch, 0);
+                status = readBlock(lba, scratch, 0);
                 data.putBytes(at, scratch, inBlock, chunk);
             }
             if (status != IoStatus.OK)
@@ -361,11 +672,11 @@ final class VolumeAgent implements Agent
         long lba = request.offsetBytes() >>> BLOCK_SHIFT;
         final long endLba = (request.offsetBytes() + request.lengthBytes() + BLOCK_SIZE_BYTES - 1) >>> BLOCK_SHIFT;
         long runStart = request.offsetBytes();
-        boolean runHole = volume.read(lba) == DedupVolume.HOLE;
+        boolean runHole = isHole(lba);
         lba++;
         while (lba < endLba)
         {
-            final boolean hole = volume.read(lba) == DedupVolume.HOLE;
+            final boolean hole = isHole(lba);
             if (hole != runHole)
             {
                 final long runEnd = lba << BLOCK_SHIFT;
@@ -380,6 +691,24 @@ final class VolumeAgent implements Agent
         }
         final long end = request.offsetBytes() + request.lengthBytes();
         sink.add(end - runStart, runHole ? BlockStatusSink.STATE_HOLE | BlockStatusSink.STATE_ZERO : 0);
+    }
+
+    /** True when the block reads as zeroes and holds no data: unmapped and not cached, or a cached trim. */
+    private boolean isHole(final long lba)
+    {
+        if (!cache.isClean())
+        {
+            final int status = cache.read(lba, scratch, 0);
+            if (status == CacheStatus.HIT)
+            {
+                return Blocks.isZero(scratch);
+            }
+            if (status == CacheStatus.CHECKSUM_MISMATCH)
+            {
+                return false;
+            }
+        }
+        return volume.read(lba) == DedupVolume.HOLE;
     }
 
     private int redriveRetries()
@@ -400,7 +729,8 @@ final class VolumeAgent implements Agent
     /** Hands the current batch to the journal agent when requests wait on it and none is in flight. */
     private int handOff()
     {
-        if (inFlight != null || (awaitingNext.isEmpty() && retry.isEmpty()) || journal.isStopped())
+        if (inFlight != null || journal.isStopped() ||
+            (awaitingNext.isEmpty() && retry.isEmpty() && destageNext == WriteCache.NO_BATCH))
         {
             return 0;
         }
@@ -408,6 +738,8 @@ final class VolumeAgent implements Agent
         if (synced != IoStatus.OK)
         {
             failAwaiting(awaitingNext, HostRequest.EIO);
+            failDestage(destageNext, destageNextNs);
+            destageNext = WriteCache.NO_BATCH;
             errorCount++;
             return 1;
         }
@@ -422,6 +754,9 @@ final class VolumeAgent implements Agent
         inFlight = batch;
         inFlightSinceNs = nowNs;
         awaitingNext.moveAllTo(awaitingInFlight);
+        destageInFlight = destageNext;
+        destageInFlightNs = destageNextNs;
+        destageNext = WriteCache.NO_BATCH;
         return 1;
     }
 
@@ -452,10 +787,33 @@ final class VolumeAgent implements Agent
             request.complete(errno);
             work++;
         }
+        if (destageInFlight != WriteCache.NO_BATCH)
+        {
+            if (errno == HostRequest.OK)
+            {
+                pool.exit(destageInFlightNs, nowNs);
+                cache.onDestaged(destageInFlight);
+            }
+            else
+            {
+                failDestage(destageInFlight, destageInFlightNs);
+            }
+            destageInFlight = WriteCache.NO_BATCH;
+        }
         spare = inFlight;
         spare.clear();
         inFlight = null;
         return work + 1;
+    }
+
+    private void failDestage(final long batch, final long enteredNs)
+    {
+        if (batch != WriteCache.NO_BATCH)
+        {
+            pool.exit(enteredNs, nowNs);
+            cache.onDestageFailed(batch);
+            destageErrorCount++;
+        }
     }
 
     private void failAwaiting(final PendingQueue queue, final int errno)
@@ -474,7 +832,8 @@ final class VolumeAgent implements Agent
     /** True when nothing is inside the volume: no request waiting for durability, none in flight. */
     boolean isIdle()
     {
-        return inFlight == null && awaitingNext.isEmpty() && awaitingInFlight.isEmpty() && retry.isEmpty();
+        return inFlight == null && awaitingNext.isEmpty() && awaitingInFlight.isEmpty() && retry.isEmpty() &&
+            blocked.isEmpty() && destageNext == WriteCache.NO_BATCH && destageInFlight == WriteCache.NO_BATCH;
     }
 
     // ---------------------------------------------------------------- quiesce
@@ -484,14 +843,24 @@ final class VolumeAgent implements Agent
      * here, gates reopen bottom up, parked requests are re-driven in order, and {@code done} is told
      * the outcome. Only one at a time.
      */
-    void quiesce(final String reason, final long timeoutNs, final Runnable change, final Consumer<String> done)
+    void quiesce(
+        final String reason,
+        final long timeoutNs,
+        final boolean requiresCleanCache,
+        final Runnable change,
+        final Consumer<String> done)
     {
         if (quiesce != null)
         {
             done.accept("refused: volume " + state.name() + " is already quiescing for " + quiesce.reason);
             return;
         }
-        quiesce = new Quiesce(reason, nowNs + timeoutNs, change, done);
+        quiesce = new Quiesce(reason, nowNs + timeoutNs, requiresCleanCache, change, done);
+        closeGates();
+    }
+
+    private void closeGates()
+    {
         for (final Layer layer : layers)
         {
             layer.close();
@@ -507,13 +876,20 @@ final class VolumeAgent implements Agent
     {
         final String reason;
         final long deadlineNs;
+        final boolean requiresCleanCache;
         final Runnable change;
         final Consumer<String> done;
 
-        Quiesce(final String reason, final long deadlineNs, final Runnable change, final Consumer<String> done)
+        Quiesce(
+            final String reason,
+            final long deadlineNs,
+            final boolean requiresCleanCache,
+            final Runnable change,
+            final Consumer<String> done)
         {
             this.reason = reason;
             this.deadlineNs = deadlineNs;
+            this.requiresCleanCache = requiresCleanCache;
             this.change = change;
             this.done = done;
         }
@@ -526,9 +902,10 @@ final class VolumeAgent implements Agent
                 drained &= layer.isDrained();
             }
             drained &= isIdle();
+            drained &= !requiresCleanCache || cache.isClean();
             if (!drained)
             {
-                if (deadlineNs - nowNs < 0)
+                if (deadlineNs != Long.MAX_VALUE && deadlineNs - nowNs < 0)
                 {
                     finish("timed out: layers did not drain (" + describeInFlight() + ")");
                     return 1;
@@ -560,9 +937,11 @@ final class VolumeAgent implements Agent
                 Object parkedRequest;
                 while ((parkedRequest = layer.pollParked()) != null)
                 {
+                    // continue past the gate it was parked at: admitting it again would park it behind the
+                    // requests still queued there
                     if (layer == forwarding)
                     {
-                        onRequest((HostRequest)parkedRequest);
+                        pastForwardingGate((HostRequest)parkedRequest);
                     }
                     else
                     {
@@ -581,6 +960,7 @@ final class VolumeAgent implements Agent
         {
             builder.append(layer.id().label()).append('=').append(layer.inFlight()).append(' ');
         }
-        return builder.append("awaiting=").append(awaitingNext.size() + awaitingInFlight.size()).toString();
+        return builder.append("awaiting=").append(awaitingNext.size() + awaitingInFlight.size())
+            .append(" blocked=").append(blocked.size()).append(" cachedChanges=").append(cache.changeCount()).toString();
     }
 }

@@ -35,8 +35,12 @@ final class ControllerProcess implements AutoCloseable
     /** A small array for tests: 4 drives of 256 MiB, 16 MiB journal, ephemeral ports. */
     static ControllerContext testContext(final Path arrayDir)
     {
+        final Path shm = Path.of("/dev/shm");
+        final Path nvmeParent = Files.isDirectory(shm) ? shm : arrayDir;
         return new ControllerContext()
             .arrayDir(arrayDir)
+            .nvmeDir(nvmeParent.resolve("afasim-test-" + ProcessHandle.current().pid() + "-" + System.nanoTime()))
+            .nvmeSizeBytes(32L << 20)
             .nbdPort(0)
             .adminPort(0)
             .driveCount(4)
@@ -166,6 +170,23 @@ final class ControllerProcess implements AutoCloseable
             {
                 process.destroyForcibly().waitFor(STOP_TIMEOUT_MS, TimeUnit.MILLISECONDS);
             }
+        }
+        deleteTree(ctx.nvmeDir()); // NVMe memory lives on /dev/shm, outside the test's temporary directory
+    }
+
+    private static void deleteTree(final Path root)
+    {
+        if (!Files.exists(root))
+        {
+            return;
+        }
+        try (java.util.stream.Stream<Path> paths = Files.walk(root))
+        {
+            paths.sorted(java.util.Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
+        }
+        catch (final IOException ex)
+        {
+            System.err.println("[afasim] could not delete " + root + ": " + ex);
         }
     }
 

@@ -8,8 +8,9 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.zip.CRC32C;
 
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -31,14 +32,15 @@ class WarmRestartSystemTest
     @TempDir
     Path dir;
 
-    @Test
-    void everyAcknowledgedWriteSurvivesSigkillAndRestart() throws Exception
+    @ParameterizedTest(name = "mode {0}")
+    @ValueSource(strings = {"wt", "1wb"})
+    void everyAcknowledgedWriteSurvivesSigkillAndRestart(final String mode) throws Exception
     {
-        final long seed = Seeds.seed("WarmRestartSystemTest");
+        final long seed = Seeds.seed("WarmRestartSystemTest-" + mode);
         try (ControllerProcess controller =
-            new ControllerProcess(ControllerProcess.testContext(dir.resolve("array"))).start())
+            new ControllerProcess(ControllerProcess.testContext(dir.resolve("array-" + mode))).start())
         {
-            assertEquals(0, controller.afactl("volume", "create", "t1", "--size", "16M").exitCode());
+            assertEquals(0, controller.afactl("volume", "create", "t1", "--size", "16M", "--mode", mode).exitCode());
             final Ledger ledger = new Ledger();
             final AtomicLong acks = new AtomicLong();
             final AtomicReference<Throwable> writerFailure = new AtomicReference<>();
@@ -70,10 +72,68 @@ class WarmRestartSystemTest
                 "the writer must only see the connection drop, got: " + writerFailure.get());
 
             controller.start();
+            if (mode.equals("1wb"))
+            {
+                assertTrue(java.nio.file.Files.readString(controller.log()).contains("from NVMe memory"),
+                    "a 1wb volume killed under load has acknowledged changes in NVMe memory to recover:\n" +
+                    controller.logTail());
+            }
             final int checked = verify(controller.nbdPort(), ledger, seed);
             assertEquals(VOLUME_BLOCKS, checked);
-            System.out.println("[afasim] T1: " + acks.get() + " acknowledged writes before SIGKILL, " + ledger.sentCount +
+            System.out.println("[afasim] T1 (" + mode + "): " + acks.get() + " acknowledged writes before SIGKILL, " + ledger.sentCount +
                 " sent; all " + checked + " blocks consistent with the ledger after restart");
+        }
+    }
+
+    @org.junit.jupiter.api.Test
+    void writeModeChangesUnderLoadPauseButNeverFailHostIo() throws Exception
+    {
+        final long seed = Seeds.seed("WarmRestartSystemTest-modeSwitch");
+        try (ControllerProcess controller =
+            new ControllerProcess(ControllerProcess.testContext(dir.resolve("array-switch"))).start())
+        {
+            assertEquals(0, controller.afactl("volume", "create", "t1", "--size", "16M", "--mode", "1wb").exitCode());
+            final Ledger ledger = new Ledger();
+            final AtomicLong acks = new AtomicLong();
+            final AtomicReference<Throwable> writerFailure = new AtomicReference<>();
+            final int port = controller.nbdPort();
+            final Thread writer = new Thread(() ->
+            {
+                try
+                {
+                    runWriter(port, seed, ledger, acks);
+                }
+                catch (final Throwable ex)
+                {
+                    writerFailure.set(ex);
+                }
+            }, "ledger-writer");
+            writer.start();
+            final String[] modes = {"wt", "1wb", "wt", "1wb", "wt"};
+            for (final String mode : modes)
+            {
+                final long before = acks.get();
+                final long deadlineMs = System.currentTimeMillis() + DEADLINE_MS;
+                while (acks.get() < before + 500)
+                {
+                    assertTrue(writer.isAlive(), "writer failed: " + writerFailure.get() + "\n" + controller.logTail());
+                    assertTrue(System.currentTimeMillis() < deadlineMs, "writes stalled\n" + controller.logTail());
+                    writer.join(5);
+                }
+                final ControllerProcess.AfactlResult result = controller.afactl("volume", "set-mode", "t1", mode);
+                assertEquals(0, result.exitCode(), result.err() + "\n" + controller.logTail());
+                assertTrue(controller.afactl("volume", "show", "t1").out().contains(mode));
+            }
+            assertTrue(writer.isAlive(), "writer failed: " + writerFailure.get());
+            writer.interrupt();
+            controller.kill(); // stop the writer's connection; the kill is also one more crash to recover from
+            writer.join(DEADLINE_MS);
+            assertTrue(writerFailure.get() instanceof IOException,
+                "host I/O must never fail across mode changes, got: " + writerFailure.get());
+            controller.start();
+            assertEquals(VOLUME_BLOCKS, verify(controller.nbdPort(), ledger, seed));
+            System.out.println("[afasim] mode switch: " + acks.get() + " acknowledged writes across " + modes.length +
+                " write-mode changes, no host error, all blocks consistent");
         }
     }
 
