@@ -400,6 +400,43 @@ class NbdProtocolTest {
     }
 
     @Test
+    void requestSlotExhaustionStallsAndResumes() throws Exception {
+        server.close();
+        server = NbdServer.start(backend, new NbdServer.Context().requestsInFlightPerConnectionMax(2)
+            .bufferTiers(new int[] {8192, 32 * 1024 * 1024}, new int[] {1, 1}));
+        try (NbdRawSocket raw = NbdRawSocket.connect(server.port())) {
+            raw.go("vol");
+            final byte[] block = new byte[4096];
+            for (int i = 0; i < 40; i++) {
+                Arrays.fill(block, (byte)i);
+                raw.request(0, CMD_WRITE, i, i * 4096L, 4096, block);
+            }
+            for (int i = 0; i < 40; i++) {
+                raw.request(0, CMD_READ, 1000 + i, i * 4096L, 4096, null);
+            }
+            final java.util.Set<Long> cookies = new java.util.HashSet<>();
+            for (int i = 0; i < 40; i++) {
+                final long[] reply = raw.readSimpleReply(null);
+                assertEquals(0, reply[0]);
+                cookies.add(reply[1]);
+            }
+            final byte[] back = new byte[4096];
+            for (int i = 0; i < 40; i++) {
+                final long[] reply = raw.readSimpleReply(back);
+                assertEquals(0, reply[0]);
+                final int index = (int)reply[1] - 1000;
+                cookies.add(reply[1]);
+                for (final byte b : back) {
+                    assertEquals((byte)index, b);
+                }
+            }
+            assertEquals(80, cookies.size());
+        }
+        assertTrue(count(NbdCounters.STALLS_REQUEST_SLOT) + count(NbdCounters.STALLS_BUFFER) > 0,
+            server.counters().toString());
+    }
+
+    @Test
     void handshakeTimeoutClosesIdleConnections() throws Exception {
         server.close();
         server = NbdServer.start(backend, new NbdServer.Context().handshakeTimeoutNs(TimeUnit.MILLISECONDS.toNanos(200)));
