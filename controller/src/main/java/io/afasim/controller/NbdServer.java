@@ -258,6 +258,8 @@ public final class NbdServer implements AutoCloseable {
     private int createdCount;
     private final NbdConnection[] resumeQueue;
     private int resumeCount;
+    private final NbdConnection[] bufferWaiters;
+    private int bufferWaiterCount;
     private final Thread thread;
     private volatile boolean closeRequested;
     private boolean draining;
@@ -274,6 +276,7 @@ public final class NbdServer implements AutoCloseable {
         this.active = new NbdConnection[ctx.connectionsMax()];
         this.idle = new NbdConnection[ctx.connectionsMax()];
         this.resumeQueue = new NbdConnection[ctx.connectionsMax()];
+        this.bufferWaiters = new NbdConnection[ctx.connectionsMax()];
         this.selector = Selector.open();
         this.serverChannel = ServerSocketChannel.open();
         try {
@@ -550,10 +553,20 @@ public final class NbdServer implements AutoCloseable {
 
     void releaseBuffer(final ByteBuffer buffer) {
         bufferPool.release(buffer);
-        for (int i = 0; i < activeCount; i++) {
-            if (active[i].isStalled()) {
-                queueResume(active[i]);
-            }
+        for (int i = 0; i < bufferWaiterCount; i++) {
+            final NbdConnection connection = bufferWaiters[i];
+            bufferWaiters[i] = null;
+            connection.waitingForBuffer = false;
+            queueResume(connection);
+        }
+        bufferWaiterCount = 0;
+    }
+
+    /** A connection found no free data buffer: it is resumed when any buffer comes back. */
+    void waitForBuffer(final NbdConnection connection) {
+        if (!connection.waitingForBuffer) {
+            connection.waitingForBuffer = true;
+            bufferWaiters[bufferWaiterCount++] = connection;
         }
     }
 
