@@ -397,28 +397,41 @@ public final class NbdServer implements AutoCloseable {
 
     private void acceptConnections() {
         for (int i = 0; i < Context.ACCEPTS_PER_WORK_MAX_DEFAULT && !draining; i++) {
-            SocketChannel channel = null;
+            final SocketChannel channel;
             try {
                 channel = serverChannel.accept();
-                if (channel == null) {
-                    return;
-                }
-                counters.increment(NbdCounters.CONNECTIONS_ACCEPTED);
-                final NbdConnection connection = obtainConnection();
-                if (connection == null) {
-                    counters.increment(NbdCounters.CONNECTIONS_REFUSED_LIMIT);
-                    channel.close();
-                    continue;
-                }
+            } catch (final IOException ex) {
+                counters.increment(NbdCounters.CONNECTION_IO_ERRORS);
+                return;
+            }
+            if (channel == null) {
+                return;
+            }
+            counters.increment(NbdCounters.CONNECTIONS_ACCEPTED);
+            final NbdConnection connection = obtainConnection();
+            if (connection == null) {
+                counters.increment(NbdCounters.CONNECTIONS_REFUSED_LIMIT);
+                closeQuietly(channel);
+                continue;
+            }
+            final SelectionKey key;
+            try {
                 channel.configureBlocking(false);
                 channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
-                final SelectionKey key = channel.register(selector, SelectionKey.OP_READ, connection);
-                connection.activeIndex = activeCount;
-                active[activeCount++] = connection;
-                connection.open(channel, key, nowNs);
+                key = channel.register(selector, SelectionKey.OP_READ, connection);
             } catch (final IOException ex) {
                 counters.increment(NbdCounters.CONNECTION_IO_ERRORS);
                 closeQuietly(channel);
+                recycle(connection);
+                continue;
+            }
+            connection.activeIndex = activeCount;
+            active[activeCount++] = connection;
+            try {
+                connection.open(channel, key, nowNs);
+            } catch (final IOException ex) {
+                counters.increment(NbdCounters.CONNECTION_IO_ERRORS);
+                connection.close();
             }
         }
     }
