@@ -253,6 +253,7 @@ public final class NbdServer implements AutoCloseable {
     private final Consumer<SelectionKey> keyHandler = this::onSelectedKey;
     private final NbdConnection[] active;
     private int activeCount;
+    private volatile int activeCountPublished;
     private final NbdConnection[] idle;
     private int idleCount;
     private int createdCount;
@@ -319,6 +320,11 @@ public final class NbdServer implements AutoCloseable {
 
     public Context context() {
         return ctx;
+    }
+
+    /** Open client connections (any thread; updated by the network thread). */
+    public int connectionCount() {
+        return activeCountPublished;
     }
 
     /** Stops accepting, lets connections answer what they accepted (bounded by closeTimeoutNs), closes all. */
@@ -427,6 +433,7 @@ public final class NbdServer implements AutoCloseable {
             }
             connection.activeIndex = activeCount;
             active[activeCount++] = connection;
+            activeCountPublished = activeCount;
             try {
                 connection.open(channel, key, nowNs);
             } catch (final IOException ex) {
@@ -598,6 +605,7 @@ public final class NbdServer implements AutoCloseable {
             last.activeIndex = index;
             active[activeCount] = null;
             connection.activeIndex = -1;
+            activeCountPublished = activeCount;
         }
         if (connection.isRecyclable()) {
             recycle(connection);

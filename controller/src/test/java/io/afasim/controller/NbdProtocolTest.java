@@ -391,6 +391,7 @@ class NbdProtocolTest {
              NbdClient second = NbdClient.connect("127.0.0.1", server.port(), "vol")) {
             assertThrows(java.io.IOException.class, () -> NbdClient.connect("127.0.0.1", server.port(), "vol"));
             assertEquals(1, count(NbdCounters.CONNECTIONS_REFUSED_LIMIT));
+            assertEquals(2, server.connectionCount());
             first.flush();
             second.flush();
             server.close();
@@ -434,6 +435,52 @@ class NbdProtocolTest {
         }
         assertTrue(count(NbdCounters.STALLS_REQUEST_SLOT) + count(NbdCounters.STALLS_BUFFER) > 0,
             server.counters().toString());
+    }
+
+    @Test
+    void serverCloseAnswersInFlightRequestsThenCloses() throws Exception {
+        try (NbdRawSocket raw = NbdRawSocket.connect(server.port())) {
+            raw.go("vol");
+            backend.pause();
+            for (int i = 0; i < 5; i++) {
+                raw.request(0, CMD_READ, i, i * 4096L, 4096, null);
+            }
+            NbdTestSupport.await("requests queued in the backend", 10_000, () -> backend.pending() == 5);
+            final Thread closer = new Thread(server::close, "closer");
+            closer.start();
+            backend.unpause();
+            for (int i = 0; i < 5; i++) {
+                assertEquals(0, raw.readSimpleReply(new byte[4096])[0]);
+            }
+            assertTrue(raw.closedByPeer());
+            closer.join(30_000);
+            assertFalse(closer.isAlive(), "close() must return");
+        }
+    }
+
+    @Test
+    void clientVanishingWithRequestsInFlightLeavesServerHealthy() throws Exception {
+        server.close();
+        server = NbdServer.start(backend, new NbdServer.Context().connectionsMax(1));
+        try (NbdRawSocket raw = NbdRawSocket.connect(server.port())) {
+            raw.go("vol");
+            backend.pause();
+            for (int i = 0; i < 10; i++) {
+                raw.request(0, CMD_WRITE, i, i * 4096L, 4096, new byte[4096]);
+            }
+            NbdTestSupport.await("requests queued in the backend", 10_000, () -> backend.pending() == 10);
+        }
+        NbdTestSupport.await("connection closed", 10_000, () -> count(NbdCounters.CONNECTIONS_CLOSED) == 1);
+        backend.unpause();
+        // the single connection object is recycled once the backend returned its requests
+        NbdTestSupport.await("connection recycled", 10_000, () -> {
+            try {
+                assertServes();
+                return true;
+            } catch (final Exception | AssertionError ex) {
+                return false;
+            }
+        });
     }
 
     @Test
