@@ -32,7 +32,14 @@ import java.util.function.Consumer;
 public final class NbdServer implements AutoCloseable {
     /** Configuration (Aeron style: defaults as constants, {@link #conclude()} validates once). */
     public static final class Context {
+        public static final String HOST_PROP_NAME = "afasim.nbd.host";
+        public static final String PORT_PROP_NAME = "afasim.nbd.port";
+        public static final String CONNECTIONS_MAX_PROP_NAME = "afasim.nbd.connections.max";
+        public static final String REQUESTS_IN_FLIGHT_PER_CONNECTION_MAX_PROP_NAME =
+            "afasim.nbd.requests.in.flight.per.connection.max";
+        public static final String REQUEST_DATA_MAX_BYTES_PROP_NAME = "afasim.nbd.request.data.max.bytes";
         public static final String HOST_DEFAULT = "127.0.0.1";
+        public static final int PORT_DEFAULT = 0;
         public static final int CONNECTIONS_MAX_DEFAULT = 64;
         public static final int REQUESTS_IN_FLIGHT_PER_CONNECTION_MAX_DEFAULT = 128;
         public static final int REQUEST_DATA_MAX_BYTES_DEFAULT = 32 * 1024 * 1024;
@@ -48,11 +55,13 @@ public final class NbdServer implements AutoCloseable {
         public static final int ACCEPTS_PER_WORK_MAX_DEFAULT = 16;
         public static final long IDLE_SELECT_MS_DEFAULT = 100;
 
-        private String host = HOST_DEFAULT;
-        private int port;
-        private int connectionsMax = CONNECTIONS_MAX_DEFAULT;
-        private int requestsInFlightPerConnectionMax = REQUESTS_IN_FLIGHT_PER_CONNECTION_MAX_DEFAULT;
-        private int requestDataMaxBytes = REQUEST_DATA_MAX_BYTES_DEFAULT;
+        private String host = System.getProperty(HOST_PROP_NAME, HOST_DEFAULT);
+        private int port = Integer.getInteger(PORT_PROP_NAME, PORT_DEFAULT);
+        private int connectionsMax = Integer.getInteger(CONNECTIONS_MAX_PROP_NAME, CONNECTIONS_MAX_DEFAULT);
+        private int requestsInFlightPerConnectionMax = Integer.getInteger(
+            REQUESTS_IN_FLIGHT_PER_CONNECTION_MAX_PROP_NAME, REQUESTS_IN_FLIGHT_PER_CONNECTION_MAX_DEFAULT);
+        private int requestDataMaxBytes = Integer.getInteger(REQUEST_DATA_MAX_BYTES_PROP_NAME,
+            REQUEST_DATA_MAX_BYTES_DEFAULT);
         private int[] bufferTierBytes = BUFFER_TIER_BYTES_DEFAULT.clone();
         private int[] bufferTierCountMax = BUFFER_TIER_COUNT_MAX_DEFAULT.clone();
         private int writeDiscardMaxBytes = WRITE_DISCARD_MAX_BYTES_DEFAULT;
@@ -227,6 +236,16 @@ public final class NbdServer implements AutoCloseable {
             require(idleSelectMs >= 1, "idleSelectMs must be >= 1: " + idleSelectMs);
             require(nanoClock != null && errorHandler != null, "nanoClock and errorHandler must be set");
             return this;
+        }
+
+        /** The values a child controller JVM needs, as -D arguments. */
+        public java.util.List<String> toJvmArguments() {
+            return java.util.List.of(
+                "-D" + HOST_PROP_NAME + "=" + host,
+                "-D" + PORT_PROP_NAME + "=" + port,
+                "-D" + CONNECTIONS_MAX_PROP_NAME + "=" + connectionsMax,
+                "-D" + REQUESTS_IN_FLIGHT_PER_CONNECTION_MAX_PROP_NAME + "=" + requestsInFlightPerConnectionMax,
+                "-D" + REQUEST_DATA_MAX_BYTES_PROP_NAME + "=" + requestDataMaxBytes);
         }
 
         private static void require(final boolean condition, final String message) {
