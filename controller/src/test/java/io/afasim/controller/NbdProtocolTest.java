@@ -362,6 +362,8 @@ class NbdProtocolTest {
                             Arrays.fill(block, (byte)(id * 31 + i));
                             client.submitWrite(base + i * 4096L, block, 0, block.length, 0);
                         }
+                        final long flushCookie = client.submitFlush();
+                        assertEquals(0, client.await(flushCookie));
                         client.awaitAll();
                         client.flush();
                         for (int i = 0; i < 256; i++) {
