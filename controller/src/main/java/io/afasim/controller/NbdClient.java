@@ -416,11 +416,17 @@ public final class NbdClient implements AutoCloseable {
         return extents;
     }
 
-    /** Waits for a request sent by a {@code submit*} with auto-release off (blocking methods) and returns its errno. */
+    /**
+     * Waits for the reply to a {@code submit*} request and returns its errno (0 = ok). Valid until the slot is
+     * reused by a later submit; the {@link Listener} sees every reply regardless.
+     */
     public int await(final long cookie) throws IOException {
         final Slot slot = awaitSlot(cookie);
-        slot.busy = false;
-        return slot.errno;
+        final int errno = slot.errno;
+        if (!slot.autoRelease) {
+            slot.busy = false;
+        }
+        return errno;
     }
 
     private void awaitOk(final long cookie) throws IOException {
@@ -436,10 +442,11 @@ public final class NbdClient implements AutoCloseable {
     }
 
     private Slot awaitSlot(final long cookie) throws IOException {
-        final Slot slot = slots[(int)(cookie & 0xFFFF)];
-        if (!slot.busy || slot.cookie != cookie) {
-            throw new IllegalArgumentException("cookie not outstanding: " + cookie);
+        final int index = (int)(cookie & 0xFFFF);
+        if (index >= slots.length || slots[index].cookie != cookie || (!slots[index].busy && !slots[index].done)) {
+            throw new IllegalArgumentException("cookie not outstanding (or its slot was reused): " + cookie);
         }
+        final Slot slot = slots[index];
         while (!slot.done) {
             receiveReply();
         }

@@ -97,7 +97,10 @@ final class NbdConnection {
     private HostRequest sending;
     private boolean finishing;
     private boolean stalled;
+    /** True while in the server's resume queue (at most once there). */
     boolean resumeQueued;
+    /** True while in the server's buffer waiter list (at most once there). */
+    boolean waitingForBuffer;
     int activeIndex = -1;
     private byte[] validationMessage;
 
@@ -268,10 +271,6 @@ final class NbdConnection {
         stalled = false;
         parseInput();
         updateInterest();
-    }
-
-    boolean isStalled() {
-        return stalled;
     }
 
     /** A request came back from the backend (network thread, via the completion queue). */
@@ -696,6 +695,7 @@ final class NbdConnection {
             if (dataBuffer == null) {
                 counters.increment(NbdCounters.STALLS_BUFFER);
                 stalled = true;
+                server.waitForBuffer(this);
                 return false;
             }
         }

@@ -32,7 +32,14 @@ import java.util.function.Consumer;
 public final class NbdServer implements AutoCloseable {
     /** Configuration (Aeron style: defaults as constants, {@link #conclude()} validates once). */
     public static final class Context {
+        public static final String HOST_PROP_NAME = "afasim.nbd.host";
+        public static final String PORT_PROP_NAME = "afasim.nbd.port";
+        public static final String CONNECTIONS_MAX_PROP_NAME = "afasim.nbd.connections.max";
+        public static final String REQUESTS_IN_FLIGHT_PER_CONNECTION_MAX_PROP_NAME =
+            "afasim.nbd.requests.in.flight.per.connection.max";
+        public static final String REQUEST_DATA_MAX_BYTES_PROP_NAME = "afasim.nbd.request.data.max.bytes";
         public static final String HOST_DEFAULT = "127.0.0.1";
+        public static final int PORT_DEFAULT = 0;
         public static final int CONNECTIONS_MAX_DEFAULT = 64;
         public static final int REQUESTS_IN_FLIGHT_PER_CONNECTION_MAX_DEFAULT = 128;
         public static final int REQUEST_DATA_MAX_BYTES_DEFAULT = 32 * 1024 * 1024;
@@ -48,11 +55,13 @@ public final class NbdServer implements AutoCloseable {
         public static final int ACCEPTS_PER_WORK_MAX_DEFAULT = 16;
         public static final long IDLE_SELECT_MS_DEFAULT = 100;
 
-        private String host = HOST_DEFAULT;
-        private int port;
-        private int connectionsMax = CONNECTIONS_MAX_DEFAULT;
-        private int requestsInFlightPerConnectionMax = REQUESTS_IN_FLIGHT_PER_CONNECTION_MAX_DEFAULT;
-        private int requestDataMaxBytes = REQUEST_DATA_MAX_BYTES_DEFAULT;
+        private String host = System.getProperty(HOST_PROP_NAME, HOST_DEFAULT);
+        private int port = Integer.getInteger(PORT_PROP_NAME, PORT_DEFAULT);
+        private int connectionsMax = Integer.getInteger(CONNECTIONS_MAX_PROP_NAME, CONNECTIONS_MAX_DEFAULT);
+        private int requestsInFlightPerConnectionMax = Integer.getInteger(
+            REQUESTS_IN_FLIGHT_PER_CONNECTION_MAX_PROP_NAME, REQUESTS_IN_FLIGHT_PER_CONNECTION_MAX_DEFAULT);
+        private int requestDataMaxBytes = Integer.getInteger(REQUEST_DATA_MAX_BYTES_PROP_NAME,
+            REQUEST_DATA_MAX_BYTES_DEFAULT);
         private int[] bufferTierBytes = BUFFER_TIER_BYTES_DEFAULT.clone();
         private int[] bufferTierCountMax = BUFFER_TIER_COUNT_MAX_DEFAULT.clone();
         private int writeDiscardMaxBytes = WRITE_DISCARD_MAX_BYTES_DEFAULT;
@@ -229,6 +238,16 @@ public final class NbdServer implements AutoCloseable {
             return this;
         }
 
+        /** The values a child controller JVM needs, as -D arguments. */
+        public java.util.List<String> toJvmArguments() {
+            return java.util.List.of(
+                "-D" + HOST_PROP_NAME + "=" + host,
+                "-D" + PORT_PROP_NAME + "=" + port,
+                "-D" + CONNECTIONS_MAX_PROP_NAME + "=" + connectionsMax,
+                "-D" + REQUESTS_IN_FLIGHT_PER_CONNECTION_MAX_PROP_NAME + "=" + requestsInFlightPerConnectionMax,
+                "-D" + REQUEST_DATA_MAX_BYTES_PROP_NAME + "=" + requestDataMaxBytes);
+        }
+
         private static void require(final boolean condition, final String message) {
             if (!condition) {
                 throw new IllegalArgumentException("NbdServer.Context: " + message);
@@ -253,11 +272,14 @@ public final class NbdServer implements AutoCloseable {
     private final Consumer<SelectionKey> keyHandler = this::onSelectedKey;
     private final NbdConnection[] active;
     private int activeCount;
+    private volatile int activeCountPublished;
     private final NbdConnection[] idle;
     private int idleCount;
     private int createdCount;
     private final NbdConnection[] resumeQueue;
     private int resumeCount;
+    private final NbdConnection[] bufferWaiters;
+    private int bufferWaiterCount;
     private final Thread thread;
     private volatile boolean closeRequested;
     private boolean draining;
@@ -274,6 +296,7 @@ public final class NbdServer implements AutoCloseable {
         this.active = new NbdConnection[ctx.connectionsMax()];
         this.idle = new NbdConnection[ctx.connectionsMax()];
         this.resumeQueue = new NbdConnection[ctx.connectionsMax()];
+        this.bufferWaiters = new NbdConnection[ctx.connectionsMax()];
         this.selector = Selector.open();
         this.serverChannel = ServerSocketChannel.open();
         try {
@@ -316,6 +339,11 @@ public final class NbdServer implements AutoCloseable {
 
     public Context context() {
         return ctx;
+    }
+
+    /** Open client connections (any thread; updated by the network thread). */
+    public int connectionCount() {
+        return activeCountPublished;
     }
 
     /** Stops accepting, lets connections answer what they accepted (bounded by closeTimeoutNs), closes all. */
@@ -394,28 +422,42 @@ public final class NbdServer implements AutoCloseable {
 
     private void acceptConnections() {
         for (int i = 0; i < Context.ACCEPTS_PER_WORK_MAX_DEFAULT && !draining; i++) {
-            SocketChannel channel = null;
+            final SocketChannel channel;
             try {
                 channel = serverChannel.accept();
-                if (channel == null) {
-                    return;
-                }
-                counters.increment(NbdCounters.CONNECTIONS_ACCEPTED);
-                final NbdConnection connection = obtainConnection();
-                if (connection == null) {
-                    counters.increment(NbdCounters.CONNECTIONS_REFUSED_LIMIT);
-                    channel.close();
-                    continue;
-                }
+            } catch (final IOException ex) {
+                counters.increment(NbdCounters.CONNECTION_IO_ERRORS);
+                return;
+            }
+            if (channel == null) {
+                return;
+            }
+            counters.increment(NbdCounters.CONNECTIONS_ACCEPTED);
+            final NbdConnection connection = obtainConnection();
+            if (connection == null) {
+                counters.increment(NbdCounters.CONNECTIONS_REFUSED_LIMIT);
+                closeQuietly(channel);
+                continue;
+            }
+            final SelectionKey key;
+            try {
                 channel.configureBlocking(false);
                 channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
-                final SelectionKey key = channel.register(selector, SelectionKey.OP_READ, connection);
-                connection.activeIndex = activeCount;
-                active[activeCount++] = connection;
-                connection.open(channel, key, nowNs);
+                key = channel.register(selector, SelectionKey.OP_READ, connection);
             } catch (final IOException ex) {
                 counters.increment(NbdCounters.CONNECTION_IO_ERRORS);
                 closeQuietly(channel);
+                recycle(connection);
+                continue;
+            }
+            connection.activeIndex = activeCount;
+            active[activeCount++] = connection;
+            activeCountPublished = activeCount;
+            try {
+                connection.open(channel, key, nowNs);
+            } catch (final IOException ex) {
+                counters.increment(NbdCounters.CONNECTION_IO_ERRORS);
+                connection.close();
             }
         }
     }
@@ -550,10 +592,20 @@ public final class NbdServer implements AutoCloseable {
 
     void releaseBuffer(final ByteBuffer buffer) {
         bufferPool.release(buffer);
-        for (int i = 0; i < activeCount; i++) {
-            if (active[i].isStalled()) {
-                queueResume(active[i]);
-            }
+        for (int i = 0; i < bufferWaiterCount; i++) {
+            final NbdConnection connection = bufferWaiters[i];
+            bufferWaiters[i] = null;
+            connection.waitingForBuffer = false;
+            queueResume(connection);
+        }
+        bufferWaiterCount = 0;
+    }
+
+    /** A connection found no free data buffer: it is resumed when any buffer comes back. */
+    void waitForBuffer(final NbdConnection connection) {
+        if (!connection.waitingForBuffer) {
+            connection.waitingForBuffer = true;
+            bufferWaiters[bufferWaiterCount++] = connection;
         }
     }
 
@@ -572,6 +624,7 @@ public final class NbdServer implements AutoCloseable {
             last.activeIndex = index;
             active[activeCount] = null;
             connection.activeIndex = -1;
+            activeCountPublished = activeCount;
         }
         if (connection.isRecyclable()) {
             recycle(connection);

@@ -37,6 +37,9 @@ final class MemoryBackend implements NbdBackend, AutoCloseable {
     private final Random random;
     private final Thread thread;
     private volatile boolean running = true;
+    private final Object pauseLock = new Object();
+    private boolean paused;
+    private final java.util.concurrent.atomic.AtomicInteger pending = new java.util.concurrent.atomic.AtomicInteger();
     /** Requests applied, by command number (0..7). */
     final AtomicLongArray commandCounts = new AtomicLongArray(8);
     /** Requests that carried FUA. */
@@ -55,6 +58,25 @@ final class MemoryBackend implements NbdBackend, AutoCloseable {
     static ExportInfo export(final int id, final String name, final long sizeBytes) {
         return new ExportInfo(id, name, "memory export " + name, sizeBytes, false, true, true, 1, 4096,
             32 * 1024 * 1024);
+    }
+
+    /** Holds submitted requests (no completion) until {@link #unpause()}. */
+    void pause() {
+        synchronized (pauseLock) {
+            paused = true;
+        }
+    }
+
+    void unpause() {
+        synchronized (pauseLock) {
+            paused = false;
+            pauseLock.notifyAll();
+        }
+    }
+
+    /** Requests submitted and not yet completed. */
+    int pending() {
+        return pending.get();
     }
 
     void setOnline(final String name, final boolean online) {
@@ -82,7 +104,9 @@ final class MemoryBackend implements NbdBackend, AutoCloseable {
 
     @Override
     public void submit(final HostRequest request) {
+        pending.incrementAndGet();
         if (!queue.offer(request)) {
+            pending.decrementAndGet();
             request.complete(HostRequest.ENOMEM);
         }
     }
@@ -137,6 +161,11 @@ final class MemoryBackend implements NbdBackend, AutoCloseable {
                 }
                 batch.add(first);
                 queue.drainTo(batch, BATCH_MAX - 1);
+                synchronized (pauseLock) {
+                    while (paused && running) {
+                        pauseLock.wait(100);
+                    }
+                }
                 synchronized (this) {
                     for (final HostRequest request : batch) {
                         commandCounts.incrementAndGet(request.command());
@@ -152,6 +181,7 @@ final class MemoryBackend implements NbdBackend, AutoCloseable {
                 }
                 Collections.shuffle(java.util.Arrays.asList(order), random);
                 for (final int index : order) {
+                    pending.decrementAndGet();
                     batch.get(index).complete(errnos[index]);
                 }
                 batch.clear();

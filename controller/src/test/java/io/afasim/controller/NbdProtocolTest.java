@@ -362,6 +362,8 @@ class NbdProtocolTest {
                             Arrays.fill(block, (byte)(id * 31 + i));
                             client.submitWrite(base + i * 4096L, block, 0, block.length, 0);
                         }
+                        final long flushCookie = client.submitFlush();
+                        assertEquals(0, client.await(flushCookie));
                         client.awaitAll();
                         client.flush();
                         for (int i = 0; i < 256; i++) {
@@ -391,12 +393,96 @@ class NbdProtocolTest {
              NbdClient second = NbdClient.connect("127.0.0.1", server.port(), "vol")) {
             assertThrows(java.io.IOException.class, () -> NbdClient.connect("127.0.0.1", server.port(), "vol"));
             assertEquals(1, count(NbdCounters.CONNECTIONS_REFUSED_LIMIT));
+            assertEquals(2, server.connectionCount());
             first.flush();
             second.flush();
             server.close();
             assertThrows(java.io.IOException.class, () -> first.read(0, new byte[1], 0, 1));
         }
         assertThrows(java.io.IOException.class, () -> NbdClient.connect("127.0.0.1", server.port(), "vol"));
+    }
+
+    @Test
+    void requestSlotExhaustionStallsAndResumes() throws Exception {
+        server.close();
+        server = NbdServer.start(backend, new NbdServer.Context().requestsInFlightPerConnectionMax(2)
+            .bufferTiers(new int[] {8192, 32 * 1024 * 1024}, new int[] {1, 1}));
+        try (NbdRawSocket raw = NbdRawSocket.connect(server.port())) {
+            raw.go("vol");
+            final byte[] block = new byte[4096];
+            for (int i = 0; i < 40; i++) {
+                Arrays.fill(block, (byte)i);
+                raw.request(0, CMD_WRITE, i, i * 4096L, 4096, block);
+            }
+            for (int i = 0; i < 40; i++) {
+                raw.request(0, CMD_READ, 1000 + i, i * 4096L, 4096, null);
+            }
+            final java.util.Set<Long> cookies = new java.util.HashSet<>();
+            for (int i = 0; i < 40; i++) {
+                final long[] reply = raw.readSimpleReply(null);
+                assertEquals(0, reply[0]);
+                cookies.add(reply[1]);
+            }
+            final byte[] back = new byte[4096];
+            for (int i = 0; i < 40; i++) {
+                final long[] reply = raw.readSimpleReply(back);
+                assertEquals(0, reply[0]);
+                final int index = (int)reply[1] - 1000;
+                cookies.add(reply[1]);
+                for (final byte b : back) {
+                    assertEquals((byte)index, b);
+                }
+            }
+            assertEquals(80, cookies.size());
+        }
+        assertTrue(count(NbdCounters.STALLS_REQUEST_SLOT) + count(NbdCounters.STALLS_BUFFER) > 0,
+            server.counters().toString());
+    }
+
+    @Test
+    void serverCloseAnswersInFlightRequestsThenCloses() throws Exception {
+        try (NbdRawSocket raw = NbdRawSocket.connect(server.port())) {
+            raw.go("vol");
+            backend.pause();
+            for (int i = 0; i < 5; i++) {
+                raw.request(0, CMD_READ, i, i * 4096L, 4096, null);
+            }
+            NbdTestSupport.await("requests queued in the backend", 10_000, () -> backend.pending() == 5);
+            final Thread closer = new Thread(server::close, "closer");
+            closer.start();
+            backend.unpause();
+            for (int i = 0; i < 5; i++) {
+                assertEquals(0, raw.readSimpleReply(new byte[4096])[0]);
+            }
+            assertTrue(raw.closedByPeer());
+            closer.join(30_000);
+            assertFalse(closer.isAlive(), "close() must return");
+        }
+    }
+
+    @Test
+    void clientVanishingWithRequestsInFlightLeavesServerHealthy() throws Exception {
+        server.close();
+        server = NbdServer.start(backend, new NbdServer.Context().connectionsMax(1));
+        try (NbdRawSocket raw = NbdRawSocket.connect(server.port())) {
+            raw.go("vol");
+            backend.pause();
+            for (int i = 0; i < 10; i++) {
+                raw.request(0, CMD_WRITE, i, i * 4096L, 4096, new byte[4096]);
+            }
+            NbdTestSupport.await("requests queued in the backend", 10_000, () -> backend.pending() == 10);
+        }
+        NbdTestSupport.await("connection closed", 10_000, () -> count(NbdCounters.CONNECTIONS_CLOSED) == 1);
+        backend.unpause();
+        // the single connection object is recycled once the backend returned its requests
+        NbdTestSupport.await("connection recycled", 10_000, () -> {
+            try {
+                assertServes();
+                return true;
+            } catch (final Exception | AssertionError ex) {
+                return false;
+            }
+        });
     }
 
     @Test

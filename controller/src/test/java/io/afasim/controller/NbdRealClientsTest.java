@@ -146,6 +146,7 @@ class NbdRealClientsTest {
             "verify=crc32c",
             "do_verify=1",
             "verify_fatal=1",
+            "verify_state_save=0",
             "randseed=" + (seed & 0x7FFF_FFFFL),
             "",
             "[randwrite-verify]",
