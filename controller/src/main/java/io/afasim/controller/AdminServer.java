@@ -315,6 +315,8 @@ final class AdminServer implements AutoCloseable
             "cacheHits", Long.toString(agent.cache().hitCount()),
             "cacheBackPressure", Long.toString(agent.cache().backPressureCount()),
             "cacheCorruptPages", Long.toString(agent.corruptPageCount()),
+            "readCacheHits", Long.toString(agent.readCache().hitCount()),
+            "readCacheMisses", Long.toString(agent.readCache().missCount()),
             "cleanedBlocksMoved", Long.toString(volume.relocatedCount()),
             "writeAmplification", String.format("%.2f", volume.segmentLog().writeAmplification()),
             "errors", Long.toString(agent.errorCount()));

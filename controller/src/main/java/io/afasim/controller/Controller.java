@@ -175,7 +175,7 @@ public final class Controller implements AutoCloseable
             }
             register(new VolumeAgent(
                 new VolumeState(entry.volumeId(), entry.name(), entry.sizeBytes(), entry.mode(), entry.online()),
-                volume, cache, store.redo(entry.volumeId()), ctx.redoBatchBytes(), journal, clock));
+                volume, cache, ctx.readCacheBytes(), store.redo(entry.volumeId()), ctx.redoBatchBytes(), journal, clock));
         }
         for (final int volumeId : nvme.recoveredPending().keySet())
         {
@@ -336,7 +336,8 @@ public final class Controller implements AutoCloseable
         }
         final DedupVolume volume = await(created);
         final VolumeAgent agent = new VolumeAgent(
-            new VolumeState(volumeId, name, sizeBytes, mode, true), volume, cache, store.redo(volumeId),
+            new VolumeState(volumeId, name, sizeBytes, mode, true), volume, cache, ctx.readCacheBytes(),
+            store.redo(volumeId),
             ctx.redoBatchBytes(), journal, clock);
         register(agent);
         writeTable();

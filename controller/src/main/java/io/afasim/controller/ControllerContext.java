@@ -37,6 +37,9 @@ public final class ControllerContext
     public static final long NVME_SIZE_DEFAULT = 256L << 20;
     public static final String DEFAULT_MODE_PROP_NAME = "afasim.volume.defaultMode";
     public static final String DEFAULT_MODE_DEFAULT = "1wb";
+    public static final String READ_CACHE_BYTES_PROP_NAME = "afasim.volume.readCacheBytes";
+    /** DRAM read cache per volume (clean blocks), at most the volume's size. */
+    public static final long READ_CACHE_BYTES_DEFAULT = 256L << 20;
     public static final String QUIESCE_TIMEOUT_MS_PROP_NAME = "afasim.quiesce.timeoutMs";
     public static final long QUIESCE_TIMEOUT_MS_DEFAULT = 30_000;
 
@@ -53,6 +56,7 @@ public final class ControllerContext
     private Path nvmeDir = Path.of(System.getProperty(NVME_DIR_PROP_NAME, NVME_DIR_DEFAULT));
     private long nvmeSizeBytes = Long.getLong(NVME_SIZE_PROP_NAME, NVME_SIZE_DEFAULT);
     private String defaultMode = System.getProperty(DEFAULT_MODE_PROP_NAME, DEFAULT_MODE_DEFAULT);
+    private long readCacheBytes = Long.getLong(READ_CACHE_BYTES_PROP_NAME, READ_CACHE_BYTES_DEFAULT);
     private long quiesceTimeoutMs = Long.getLong(QUIESCE_TIMEOUT_MS_PROP_NAME, QUIESCE_TIMEOUT_MS_DEFAULT);
 
     private static Path pathProperty(final String name)
@@ -83,6 +87,10 @@ public final class ControllerContext
                 " must be a multiple of 4096 in [1 MiB, 2 GiB - 4 KiB]");
         }
         WriteModeSetting.parse(defaultMode);
+        if (readCacheBytes < 0)
+        {
+            throw new IllegalArgumentException(READ_CACHE_BYTES_PROP_NAME + "=" + readCacheBytes + " must be >= 0");
+        }
         if (quiesceTimeoutMs < 1)
         {
             throw new IllegalArgumentException(QUIESCE_TIMEOUT_MS_PROP_NAME + "=" + quiesceTimeoutMs + " must be >= 1");
@@ -115,6 +123,7 @@ public final class ControllerContext
         args.add("-D" + NVME_DIR_PROP_NAME + "=" + nvmeDir);
         args.add("-D" + NVME_SIZE_PROP_NAME + "=" + nvmeSizeBytes);
         args.add("-D" + DEFAULT_MODE_PROP_NAME + "=" + defaultMode);
+        args.add("-D" + READ_CACHE_BYTES_PROP_NAME + "=" + readCacheBytes);
         args.add("-D" + QUIESCE_TIMEOUT_MS_PROP_NAME + "=" + quiesceTimeoutMs);
         return args;
     }
@@ -259,6 +268,17 @@ public final class ControllerContext
     public ControllerContext defaultMode(final String defaultMode)
     {
         this.defaultMode = defaultMode;
+        return this;
+    }
+
+    public long readCacheBytes()
+    {
+        return readCacheBytes;
+    }
+
+    public ControllerContext readCacheBytes(final long readCacheBytes)
+    {
+        this.readCacheBytes = readCacheBytes;
         return this;
     }
 

@@ -56,6 +56,7 @@ final class VolumeAgent implements Agent
     private final VolumeState state;
     private final DedupVolume volume;
     private final WriteCache cache;
+    private final ReadCache readCache;
     private final VolumeRedo redo;
     private final JournalAgent journal;
     private final NanoClock clock;
@@ -94,6 +95,7 @@ final class VolumeAgent implements Agent
         final VolumeState state,
         final DedupVolume volume,
         final WriteCache cache,
+        final long readCacheBytes,
         final VolumeRedo redo,
         final int redoBatchBytes,
         final JournalAgent journal,
@@ -102,6 +104,7 @@ final class VolumeAgent implements Agent
         this.state = state;
         this.volume = volume;
         this.cache = cache;
+        this.readCache = new ReadCache(Math.min(readCacheBytes, state.sizeBytes()) / BLOCK_SIZE_BYTES);
         this.redo = redo;
         this.journal = journal;
         this.clock = clock;
@@ -143,6 +146,11 @@ final class VolumeAgent implements Agent
     WriteCache cache()
     {
         return cache;
+    }
+
+    ReadCache readCache()
+    {
+        return readCache;
     }
 
     long corruptPageCount()
@@ -401,11 +409,13 @@ final class VolumeAgent implements Agent
                 if (command == HostRequest.WRITE)
                 {
                     status = cache.write(lba, data, at);
+                    readCache.invalidate(lba); // the NVMe cache serves it until it is destaged
                 }
                 else
                 {
                     final int blocks = (int)Math.min((end - offset) >>> BLOCK_SHIFT, 1 << 20);
                     status = command == HostRequest.TRIM ? cache.trim(lba, blocks) : cache.writeZeroes(lba, blocks);
+                    readCache.invalidateRange(lba, blocks);
                     if (status == CacheStatus.OK)
                     {
                         offset += (long)blocks << BLOCK_SHIFT;
@@ -431,6 +441,7 @@ final class VolumeAgent implements Agent
                     scratch.setMemory(inBlock, chunk, (byte)0);
                 }
                 status = cache.write(lba, scratch, 0);
+                readCache.invalidate(lba);
             }
             offset += chunk;
             at += chunk;
@@ -454,7 +465,16 @@ final class VolumeAgent implements Agent
                 return IoStatus.CHECKSUM_MISMATCH;
             }
         }
-        return volume.readBlock(lba, dst, offset);
+        if (readCache.read(lba, dst, offset))
+        {
+            return IoStatus.OK;
+        }
+        final int status = volume.readBlock(lba, dst, offset);
+        if (status == IoStatus.OK)
+        {
+            readCache.put(lba, dst, offset);
+        }
+        return status;
     }
 
     private int redriveBlocked()
@@ -531,6 +551,14 @@ final class VolumeAgent implements Agent
             if (destageStatus == IoStatus.OK)
             {
                 destageStatus = volume.write(lba, block, blockOffset);
+                if (destageStatus == IoStatus.OK)
+                {
+                    readCache.put(lba, block, blockOffset);
+                }
+                else
+                {
+                    readCache.invalidate(lba);
+                }
             }
         }
 
@@ -541,6 +569,7 @@ final class VolumeAgent implements Agent
             if (destageStatus == IoStatus.OK)
             {
                 destageStatus = volume.trim(lba, blockCount);
+                readCache.invalidateRange(lba, blockCount);
             }
         }
 
@@ -619,12 +648,17 @@ final class VolumeAgent implements Agent
                 if (command == HostRequest.WRITE)
                 {
                     status = volume.write(lba, data, at);
+                    if (status == IoStatus.OK)
+                    {
+                        readCache.put(lba, data, at);
+                    }
                 }
                 else
                 {
                     // whole blocks: a run of them is one unmap (thin: zeroes read back from holes)
                     final long blocks = (end - offset) >>> BLOCK_SHIFT;
                     status = volume.trim(lba, blocks);
+                    readCache.invalidateRange(lba, blocks);
                     offset += blocks << BLOCK_SHIFT;
                     if (status != IoStatus.OK)
                     {
@@ -636,7 +670,7 @@ final class VolumeAgent implements Agent
             else
             {
                 // part of a block: read, modify, write
-                status = volume.readBlock(lba, scratch, 0);
+                status = readBlock(lba, scratch, 0);
                 if (status == IoStatus.OK)
                 {
                     if (command == HostRequest.WRITE)
@@ -648,6 +682,7 @@ final class VolumeAgent implements Agent
                         scratch.setMemory(inBlock, chunk, (byte)0);
                     }
                     status = volume.write(lba, scratch, 0);
+                    readCache.invalidate(lba);
                 }
             }
             if (status != IoStatus.OK)
