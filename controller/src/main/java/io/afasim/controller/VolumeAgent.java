@@ -283,11 +283,6 @@ final class VolumeAgent implements Agent
             request.complete(HostRequest.EINVAL);
             return;
         }
-        if (state.mode() != WriteModeSetting.WT)
-        {
-            processCached(request);
-            return;
-        }
         switch (request.command())
         {
             case HostRequest.READ:
@@ -298,27 +293,24 @@ final class VolumeAgent implements Agent
             case HostRequest.WRITE:
             case HostRequest.TRIM:
             case HostRequest.WRITE_ZEROES:
-                if (!hasRedoRoom(length))
+                if (state.mode() == WriteModeSetting.WT)
                 {
-                    retry.add(request, nowNs);
-                    return;
+                    mutateWriteThrough(request);
                 }
-                volumeLayer.enter();
-                pool.enter();
-                final int status = mutate(request);
-                if (status != HostRequest.OK)
+                else
                 {
-                    pool.exit(nowNs, nowNs);
-                    completeNow(request, status);
-                    return;
+                    mutateCached(request);
                 }
-                awaitingNext.add(request, nowNs);
                 return;
 
             case HostRequest.FLUSH:
-                // WT acknowledges a write only once it is durable: every write completed before this
-                // flush already meets the rule
+                // WT acknowledges a write only once it is durable, so every write completed before this flush
+                // already meets the rule; in 1WB the writes are in NVMe memory: msync it (free on tmpfs)
                 volumeLayer.enter();
+                if (state.mode() != WriteModeSetting.WT)
+                {
+                    cache.flush();
+                }
                 completeNow(request, HostRequest.OK);
                 return;
 
@@ -333,55 +325,52 @@ final class VolumeAgent implements Agent
         }
     }
 
-    /** 1-way-WB: acknowledge once the change is in NVMe memory. */
-    private void processCached(final HostRequest request)
+    /** WT: applied to the dedup engine now, acknowledged when its redo batch is durable. */
+    private void mutateWriteThrough(final HostRequest request)
     {
-        switch (request.command())
+        if (!hasRedoRoom(request.lengthBytes()))
         {
-            case HostRequest.READ:
-                volumeLayer.enter();
-                completeNow(request, read(request));
-                return;
-
-            case HostRequest.WRITE:
-            case HostRequest.TRIM:
-            case HostRequest.WRITE_ZEROES:
-            {
-                if (!blocked.isEmpty())
-                {
-                    blocked.add(request, nowNs); // keep mutations in order behind a parked one
-                    return;
-                }
-                final int status = cacheMutate(request);
-                if (status == CacheStatus.BACK_PRESSURE)
-                {
-                    blocked.add(request, nowNs);
-                    return;
-                }
-                volumeLayer.enter();
-                if (status == HostRequest.OK && request.hasFlag(HostRequest.FUA))
-                {
-                    cache.forceUnitAccess();
-                }
-                completeNow(request, status);
-                return;
-            }
-
-            case HostRequest.FLUSH:
-                volumeLayer.enter();
-                cache.flush();
-                completeNow(request, HostRequest.OK);
-                return;
-
-            case HostRequest.BLOCK_STATUS:
-                volumeLayer.enter();
-                blockStatus(request);
-                completeNow(request, HostRequest.OK);
-                return;
-
-            default:
-                request.complete(HostRequest.EINVAL);
+            retry.add(request, nowNs);
+            return;
         }
+        volumeLayer.enter();
+        pool.enter();
+        final int status = mutate(request);
+        if (status != HostRequest.OK)
+        {
+            pool.exit(nowNs, nowNs);
+            completeNow(request, status);
+            return;
+        }
+        awaitingNext.add(request, nowNs);
+    }
+
+    /** 1-way-WB: acknowledged once the change is in NVMe memory; parked in order while the cache is full. */
+    private void mutateCached(final HostRequest request)
+    {
+        if (!blocked.isEmpty())
+        {
+            blocked.add(request, nowNs); // keep mutations in order behind a parked one
+            return;
+        }
+        final int status = cacheMutate(request);
+        if (status == CacheStatus.BACK_PRESSURE)
+        {
+            blocked.add(request, nowNs);
+            return;
+        }
+        acknowledgeCached(request, status, nowNs);
+    }
+
+    private void acknowledgeCached(final HostRequest request, final int status, final long enteredNs)
+    {
+        volumeLayer.enter();
+        if (status == HostRequest.OK && request.hasFlag(HostRequest.FUA))
+        {
+            cache.forceUnitAccess();
+        }
+        volumeLayer.exit(enteredNs, nowNs);
+        request.complete(status);
     }
 
     /**
@@ -497,13 +486,7 @@ final class VolumeAgent implements Agent
             }
             final long enteredNs = blocked.peekEnteredNs();
             blocked.remove();
-            volumeLayer.enter();
-            if (status == HostRequest.OK && request.hasFlag(HostRequest.FUA))
-            {
-                cache.forceUnitAccess();
-            }
-            volumeLayer.exit(enteredNs, nowNs);
-            request.complete(status);
+            acknowledgeCached(request, status, enteredNs);
             work++;
         }
         return work;

@@ -44,19 +44,7 @@ class WarmRestartSystemTest
             final Ledger ledger = new Ledger();
             final AtomicLong acks = new AtomicLong();
             final AtomicReference<Throwable> writerFailure = new AtomicReference<>();
-            final int port = controller.nbdPort();
-            final Thread writer = new Thread(() ->
-            {
-                try
-                {
-                    runWriter(port, seed, ledger, acks);
-                }
-                catch (final Throwable ex)
-                {
-                    writerFailure.set(ex);
-                }
-            }, "ledger-writer");
-            writer.start();
+            final Thread writer = startWriter(controller.nbdPort(), seed, ledger, acks, writerFailure);
 
             final long deadlineMs = System.currentTimeMillis() + DEADLINE_MS;
             while (acks.get() < ACKS_BEFORE_KILL && writer.isAlive())
@@ -96,19 +84,7 @@ class WarmRestartSystemTest
             final Ledger ledger = new Ledger();
             final AtomicLong acks = new AtomicLong();
             final AtomicReference<Throwable> writerFailure = new AtomicReference<>();
-            final int port = controller.nbdPort();
-            final Thread writer = new Thread(() ->
-            {
-                try
-                {
-                    runWriter(port, seed, ledger, acks);
-                }
-                catch (final Throwable ex)
-                {
-                    writerFailure.set(ex);
-                }
-            }, "ledger-writer");
-            writer.start();
+            final Thread writer = startWriter(controller.nbdPort(), seed, ledger, acks, writerFailure);
             final String[] modes = {"wt", "1wb", "wt", "1wb", "wt"};
             for (final String mode : modes)
             {
@@ -145,6 +121,26 @@ class WarmRestartSystemTest
         final int[] cookieBlock = new int[1 << 16];
         final long[] cookieVersion = new long[1 << 16];
         long sentCount;
+    }
+
+    /** A thread writing pipelined, ledgered blocks until its connection fails (which it records). */
+    private static Thread startWriter(
+        final int port, final long seed, final Ledger ledger, final AtomicLong acks,
+        final AtomicReference<Throwable> failure)
+    {
+        final Thread writer = new Thread(() ->
+        {
+            try
+            {
+                runWriter(port, seed, ledger, acks);
+            }
+            catch (final Throwable ex)
+            {
+                failure.set(ex);
+            }
+        }, "ledger-writer");
+        writer.start();
+        return writer;
     }
 
     private static void runWriter(final int port, final long seed, final Ledger ledger, final AtomicLong acks)
