@@ -90,6 +90,8 @@ final class ClusterAgent implements Agent
     private volatile boolean stopped;
     private volatile String stopReason = "";
     private int recoveredTaskCount;
+    /** Read once per duty cycle; commands and steps of the cycle use it. */
+    private long nowNs;
 
     ClusterAgent(
         final Path bootDir,
@@ -135,7 +137,8 @@ final class ClusterAgent implements Agent
     {
         try
         {
-            recoveredTaskCount = taskManager.recover(clock.nanoTime());
+            nowNs = clock.nanoTime();
+            recoveredTaskCount = taskManager.recover(nowNs);
         }
         catch (final Throwable ex)
         {
@@ -153,7 +156,7 @@ final class ClusterAgent implements Agent
         }
         try
         {
-            final long nowNs = clock.nanoTime();
+            nowNs = clock.nanoTime();
             int work = commands.drain(Runnable::run, COMMANDS_PER_DO_WORK_MAX);
             work += deliverReplies(nowNs);
             work += runner.doWork(nowNs);
@@ -244,7 +247,6 @@ final class ClusterAgent implements Agent
         }
         if (reply == null)
         {
-            final long nowNs = clock.nanoTime();
             reply = new AgentReply(ctx.stepIndex(), ctx.isUndo(), nowNs + stepDelayNs,
                 nowNs + TimeUnit.MILLISECONDS.toNanos(REPLY_TIMEOUT_MS));
             pendingReplies.put(taskId, reply);
@@ -427,7 +429,7 @@ final class ClusterAgent implements Agent
         // a refused command on a busy volume gets the gate's answer, which names the running task
         try
         {
-            taskManager.submit(prepared.type(), prepared.args(), 0, clock.nanoTime(), submitResult);
+            taskManager.submit(prepared.type(), prepared.args(), 0, nowNs, submitResult);
         }
         catch (final Throwable ex)
         {
