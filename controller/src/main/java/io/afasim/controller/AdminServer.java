@@ -21,7 +21,8 @@ import org.HdrHistogram.Histogram;
 /**
  * The controller's admin endpoint: the line protocol of {@link AdminProtocol} on TCP. One thread
  * accepts; each connection gets a thread, at most {@link #CONNECTIONS_MAX} at once. Configuration
- * commands are serialized by {@link Controller}; statistics are sampled on each volume's own thread.
+ * commands become tasks on the cluster agent (the handler waits, bounded, for the outcome); task and trace
+ * queries run there too ({@link TaskRecords}); statistics are sampled on each volume's own thread.
  */
 final class AdminServer implements AutoCloseable
 {
@@ -148,8 +149,7 @@ final class AdminServer implements AutoCloseable
                 final String mode = request.arg("mode");
                 return outcome(controller.createVolume(request.arg("name"),
                     AdminProtocol.parseSizeBytes(request.arg("size"), "size"),
-                    WriteModeSetting.parse(mode == null ? controller.context().defaultMode() : mode)),
-                    "created " + request.arg("name"));
+                    WriteModeSetting.parse(mode == null ? controller.context().defaultMode() : mode)));
             }
 
             case VOLUME_LIST:
@@ -163,17 +163,16 @@ final class AdminServer implements AutoCloseable
             }
 
             case VOLUME_DELETE:
-                return outcome(controller.deleteVolume(request.arg("name")), "deleted " + request.arg("name"));
+                return outcome(controller.deleteVolume(request.arg("name")));
 
             case VOLUME_SET_MODE:
-                return outcome(controller.setMode(request.arg("name"), WriteModeSetting.parse(request.arg("mode"))),
-                    request.arg("name") + " is now " + request.arg("mode"));
+                return outcome(controller.setMode(request.arg("name"), WriteModeSetting.parse(request.arg("mode"))));
 
             case VOLUME_OFFLINE:
-                return outcome(controller.setOnline(request.arg("name"), false), request.arg("name") + " is offline");
+                return outcome(controller.setOnline(request.arg("name"), false));
 
             case VOLUME_ONLINE:
-                return outcome(controller.setOnline(request.arg("name"), true), request.arg("name") + " is online");
+                return outcome(controller.setOnline(request.arg("name"), true));
 
             case VOLUME_MOVE:
                 return AdminResponse.error("refused: volume " + request.arg("name") +
@@ -183,19 +182,28 @@ final class AdminServer implements AutoCloseable
                 return stats(request.arg("volume"));
 
             case TASK_LIST:
+                return AdminResponse.ok(controller.cluster().query(TaskRecords::taskList, Controller.ADMIN_WAIT_MS));
+
             case TASK_SHOW:
+                return TaskRecords.parseTaskId(request.arg("id")) < 0 ?
+                    AdminResponse.error("refused: task id " + request.arg("id") + " is not a number") :
+                    controller.cluster().query(
+                        cluster -> TaskRecords.taskShow(cluster, TaskRecords.parseTaskId(request.arg("id"))),
+                        Controller.ADMIN_WAIT_MS);
+
             case TRACE:
-                return AdminResponse.error("refused: " + request.command().wireName() +
-                    ": the task framework is not wired into the controller yet");
+                return controller.cluster().query(
+                    cluster -> TaskRecords.trace(cluster, controller, request.arg("volume"), request.arg("task")),
+                    Controller.ADMIN_WAIT_MS);
 
             default:
                 return AdminResponse.error("unknown command " + request.command().wireName());
         }
     }
 
-    private static AdminResponse outcome(final String refusal, final String success)
+    private static AdminResponse outcome(final ClusterAgent.TaskOutcome outcome)
     {
-        return refusal == null ? AdminResponse.ok(success, List.of()) : AdminResponse.error(refusal);
+        return outcome.ok() ? AdminResponse.ok(outcome.message(), List.of()) : AdminResponse.error(outcome.message());
     }
 
     private AdminResponse status()
@@ -214,6 +222,7 @@ final class AdminServer implements AutoCloseable
             "commits", Long.toString(journal.commitCount()),
             "checkpoints", Long.toString(journal.checkpointCount()),
             "errors", Long.toString(controller.errorCount()),
+            "tasks", controller.cluster().isStopped() ? "stopped" : "up",
             "adminProtocol", Integer.toString(AdminProtocol.VERSION)));
         records.addAll(volumeRecords(null));
         return AdminResponse.ok(records);

@@ -1,26 +1,30 @@
 package io.afasim.controller;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.UUID;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 
 import io.afasim.dedup.DedupContext;
 import io.afasim.dedup.DedupStore;
 import io.afasim.dedup.DedupVolume;
+import io.afasim.dedup.VolumeRedo;
 import io.afasim.journal.IoStatus;
 import io.afasim.journal.ShelfConfig;
 import io.afasim.mirror.CacheContext;
 import io.afasim.mirror.NvmeCache;
 import io.afasim.mirror.WriteCache;
+import io.afasim.utmd.BoundaryHook;
 import org.agrona.CloseHelper;
 import org.agrona.ErrorHandler;
 import org.agrona.concurrent.AgentRunner;
@@ -31,8 +35,10 @@ import org.agrona.concurrent.SystemNanoClock;
 
 /**
  * One controller: the storage core recovered from the shelf, a journal agent, one agent per volume,
- * the NBD export and the admin endpoint. Configuration operations (create, delete, mode, online)
- * are serialized by the admin endpoint and run on the agents' threads under quiesce.
+ * the NBD export and the admin endpoint. Configuration operations (create, delete, mode, online) run as
+ * journalled tasks on the cluster agent ({@link ClusterAgent}, {@link VolumeTasks}): conflicting ones are
+ * refused, and a task interrupted by a crash is redone or rolled back at the next start, before the admin
+ * endpoint accepts commands.
  */
 public final class Controller implements AutoCloseable
 {
@@ -52,7 +58,14 @@ public final class Controller implements AutoCloseable
     private final ErrorHandler errorHandler;
     private final StorageBackend backend;
     private volatile VolumeAgent[] agentsById = new VolumeAgent[1];
+    /** Volume ids handed out to create tasks (cluster agent thread after start). */
     private int nextVolumeId;
+    /** The volume table as last written (cluster agent thread after start; the tasks change it). */
+    private final TreeMap<Integer, VolumeTable.Entry> tableEntries = new TreeMap<>();
+    private int tableNextVolumeId;
+    private ClusterAgent cluster;
+    private AgentRunner clusterRunner;
+    private VolumeTasks tasks;
     private NbdServer nbd;
     private AdminServer admin;
     private final long startedMs = System.currentTimeMillis();
@@ -78,6 +91,12 @@ public final class Controller implements AutoCloseable
      * starts the agents, the NBD export and the admin endpoint.
      */
     public static Controller start(final ControllerContext ctx) throws IOException
+    {
+        return start(ctx, BoundaryHook.NONE);
+    }
+
+    /** {@link #start(ControllerContext)} with a task boundary hook (tests inject crashes with it). */
+    static Controller start(final ControllerContext ctx, final BoundaryHook hook) throws IOException
     {
         ctx.conclude();
         Files.createDirectories(ctx.arrayDir());
@@ -114,6 +133,7 @@ public final class Controller implements AutoCloseable
             {
                 controller.startAgent(agent);
             }
+            controller.startCluster(hook);
             controller.nbd = NbdServer.start(controller.backend,
                 new NbdServer.Context().host(ctx.bindAddress()).port(ctx.nbdPort()));
             controller.admin = AdminServer.start(controller, ctx.bindAddress(), ctx.adminPort());
@@ -124,6 +144,33 @@ public final class Controller implements AutoCloseable
         {
             controller.close();
             throw ex;
+        }
+    }
+
+    /** Starts the cluster agent and waits until it has recovered the task journal: before any admin command. */
+    private void startCluster(final BoundaryHook hook) throws IOException
+    {
+        cluster = new ClusterAgent(ctx.bootDir(), clock, errorHandler, hook, ctx.testStepDelayMs());
+        tasks = new VolumeTasks(this, cluster);
+        clusterRunner = new AgentRunner(idleStrategy(), errorHandler, null, cluster);
+        AgentRunner.startOnThread(clusterRunner);
+        final long deadlineNs = clock.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ADMIN_WAIT_MS);
+        while (!cluster.isRecovered())
+        {
+            if (deadlineNs - clock.nanoTime() < 0)
+            {
+                throw new IllegalStateException("task journal not recovered within " + ADMIN_WAIT_MS + " ms");
+            }
+            LockSupport.parkNanos(IDLE_PARK_NS_MAX);
+        }
+        if (cluster.isStopped())
+        {
+            throw new IllegalStateException("task journal recovery failed: " + cluster.stopReason());
+        }
+        if (cluster.recoveredTaskCount() > 0)
+        {
+            System.out.println("[afasim] controller " + ctx.node() + ": " + cluster.recoveredTaskCount() +
+                " configuration task(s) found unfinished in the task journal; resuming them (afactl task list)");
         }
     }
 
@@ -155,6 +202,7 @@ public final class Controller implements AutoCloseable
     {
         final VolumeTable.Contents table = VolumeTable.read(ctx.shelfDir());
         nextVolumeId = table.nextVolumeId();
+        tableNextVolumeId = table.nextVolumeId();
         final List<Integer> named = new ArrayList<>();
         for (final VolumeTable.Entry entry : table.entries())
         {
@@ -165,6 +213,7 @@ public final class Controller implements AutoCloseable
                     ") is in the volume table but not in the storage core");
             }
             named.add(entry.volumeId());
+            tableEntries.put(entry.volumeId(), entry);
             final WriteCache cache = nvme.newWriteCache(entry.volumeId());
             final int recovered = nvme.recovered(entry.volumeId()).changes().size();
             cache.adopt(nvme.recovered(entry.volumeId())); // T1: acknowledged changes not yet destaged
@@ -298,167 +347,114 @@ public final class Controller implements AutoCloseable
 
     // ---------------------------------------------------------------- configuration operations (admin thread)
 
-    /** Creates a volume: in the storage core (durably), then in the volume table (the commit point). */
-    synchronized String createVolume(final String name, final long sizeBytes, final WriteModeSetting mode)
-        throws IOException
+    /** Creates a volume: a volume-create task (see {@link VolumeTasks}); waits for its outcome. */
+    ClusterAgent.TaskOutcome createVolume(final String name, final long sizeBytes, final WriteModeSetting mode)
     {
-        if (volumesByName.containsKey(name))
-        {
-            return "refused: volume " + name + " exists";
-        }
-        if (mode == WriteModeSetting.WB)
-        {
-            return "refused: mode wb needs the peer controller, which this build does not run yet (use wt or 1wb)";
-        }
-        final int volumeId = nextVolumeId++;
-        final WriteCache cache = nvme.newWriteCache(volumeId);
-        nvme.discardRecovered(volumeId);
-        final CompletableFuture<DedupVolume> created = new CompletableFuture<>();
-        if (!journal.execute(() ->
-        {
-            try
-            {
-                final DedupVolume volume = store.createVolume(volumeId, sizeBytes / 4096);
-                final long durable = store.commitVolume(volumeId);
-                if (durable < 0)
-                {
-                    throw new IllegalStateException("commit failed: " + IoStatus.name(durable));
-                }
-                created.complete(volume);
-            }
-            catch (final RuntimeException ex)
-            {
-                created.completeExceptionally(ex);
-            }
-        }))
-        {
-            return "refused: the journal agent is busy, try again";
-        }
-        final DedupVolume volume = await(created);
-        final VolumeAgent agent = new VolumeAgent(
-            new VolumeState(volumeId, name, sizeBytes, mode, true), volume, cache, ctx.readCacheBytes(),
-            store.redo(volumeId),
-            ctx.redoBatchBytes(), journal, clock);
-        register(agent);
-        writeTable();
-        startAgent(agent);
-        return null;
+        return cluster.submitAndWait(() -> tasks.prepareCreate(name, sizeBytes, mode), ADMIN_WAIT_MS);
     }
 
-    /** Deletes a volume: quiesce and stop its agent, drop it from the table, then from the storage core. */
-    synchronized String deleteVolume(final String name) throws IOException
+    /** Deletes a volume: a volume-delete task. */
+    ClusterAgent.TaskOutcome deleteVolume(final String name)
     {
-        final VolumeAgent agent = volumesByName.get(name);
-        if (agent == null)
+        return cluster.submitAndWait(() -> tasks.prepareDelete(name), ADMIN_WAIT_MS);
+    }
+
+    /** Changes a volume's write mode: a volume-set-mode task. */
+    ClusterAgent.TaskOutcome setMode(final String name, final WriteModeSetting mode)
+    {
+        return cluster.submitAndWait(() -> tasks.prepareSetMode(name, mode), ADMIN_WAIT_MS);
+    }
+
+    /** Takes a volume offline (its I/O gets errors, not silence) or brings it back: a volume-offline/online task. */
+    ClusterAgent.TaskOutcome setOnline(final String name, final boolean online)
+    {
+        return cluster.submitAndWait(() -> tasks.prepareOnline(name, online), ADMIN_WAIT_MS);
+    }
+
+    ClusterAgent cluster()
+    {
+        return cluster;
+    }
+
+    // ---------------------------------------------------------------- pieces of the tasks (cluster agent thread)
+
+    boolean tableHas(final String name)
+    {
+        for (final VolumeTable.Entry entry : tableEntries.values())
         {
-            return "refused: no volume " + name;
+            if (entry.name().equals(name))
+            {
+                return true;
+            }
         }
-        final String outcome = quiesce(agent, "delete", false, () -> agent.state().online(false));
-        if (outcome != null)
+        return false;
+    }
+
+    int allocateVolumeId()
+    {
+        return nextVolumeId++;
+    }
+
+    /** Durably: no volume created later gets an id up to {@code volumeId}. */
+    void reserveVolumeId(final int volumeId)
+    {
+        nextVolumeId = Math.max(nextVolumeId, volumeId + 1);
+        if (tableNextVolumeId <= volumeId)
         {
-            return "refused: volume " + name + ": " + outcome;
+            tableNextVolumeId = volumeId + 1;
+            writeTable();
         }
+    }
+
+    VolumeTable.Entry tableEntry(final int volumeId)
+    {
+        return tableEntries.get(volumeId);
+    }
+
+    void putTableEntry(final VolumeTable.Entry entry)
+    {
+        tableEntries.put(entry.volumeId(), entry);
+        tableNextVolumeId = Math.max(tableNextVolumeId, entry.volumeId() + 1);
+        writeTable();
+    }
+
+    void removeTableEntry(final int volumeId)
+    {
+        tableEntries.remove(volumeId);
+        writeTable();
+    }
+
+    /** Registers and starts the agent of a volume just created in the storage core. */
+    void startNewAgent(final VolumeState state, final DedupVolume volume, final VolumeRedo redo)
+    {
+        final WriteCache cache = nvme.newWriteCache(state.volumeId());
+        nvme.discardRecovered(state.volumeId());
+        final VolumeAgent agent = new VolumeAgent(
+            state, volume, cache, ctx.readCacheBytes(), redo, ctx.redoBatchBytes(), journal, clock);
+        register(agent);
+        startAgent(agent);
+    }
+
+    /** Stops a volume's agent (joins its thread), drops its cached changes and forgets it. */
+    void stopAgent(final VolumeAgent agent)
+    {
         CloseHelper.close(runners.remove(agent));
         agent.cache().discardAll(); // its data is being deleted
         nvme.closeWriteCache(agent.cache());
-        volumesByName.remove(name);
+        volumesByName.remove(agent.state().name());
         rebuildIndex();
-        writeTable();
-        final CompletableFuture<Integer> deleted = new CompletableFuture<>();
-        journal.execute(() -> deleted.complete(store.deleteVolume(agent.state().volumeId())));
-        final int status = await(deleted);
-        return status == IoStatus.OK ? null : "volume " + name + " left the table but its space was not freed: " +
-            IoStatus.name(status) + " (freed at the next start)";
     }
 
-    /** Changes a volume's write mode under quiesce. */
-    synchronized String setMode(final String name, final WriteModeSetting mode) throws IOException
-    {
-        final VolumeAgent agent = volumesByName.get(name);
-        if (agent == null)
-        {
-            return "refused: no volume " + name;
-        }
-        if (mode == WriteModeSetting.WB)
-        {
-            return "refused: mode wb needs the peer controller, which this build does not run yet (use wt or 1wb)";
-        }
-        // entering WT needs every cached change destaged first (WT acknowledges only what is on the shelf)
-        final String outcome = quiesce(agent, "set-mode " + mode.label(), mode == WriteModeSetting.WT, () ->
-        {
-            agent.cache().writeMode(VolumeAgent.toCacheMode(mode));
-            agent.state().mode(mode);
-        });
-        if (outcome != null)
-        {
-            return "refused: volume " + name + ": " + outcome;
-        }
-        writeTable();
-        return null;
-    }
-
-    /** Takes a volume offline (its I/O gets errors, not silence) or brings it back, under quiesce. */
-    synchronized String setOnline(final String name, final boolean online) throws IOException
-    {
-        final VolumeAgent agent = volumesByName.get(name);
-        if (agent == null)
-        {
-            return "refused: no volume " + name;
-        }
-        final String outcome = quiesce(agent, online ? "online" : "offline", false, () -> agent.state().online(online));
-        if (outcome != null)
-        {
-            return "refused: volume " + name + ": " + outcome;
-        }
-        writeTable();
-        return null;
-    }
-
-    private String quiesce(
-        final VolumeAgent agent, final String reason, final boolean requiresCleanCache, final Runnable change)
-    {
-        final CompletableFuture<String> done = new CompletableFuture<>();
-        final long timeoutNs = TimeUnit.MILLISECONDS.toNanos(ctx.quiesceTimeoutMs());
-        if (!agent.execute(() -> agent.quiesce(reason, timeoutNs, requiresCleanCache, change,
-            outcome -> done.complete(outcome == null ? "" : outcome))))
-        {
-            return "its agent is busy, try again";
-        }
-        final String outcome = await(done);
-        return outcome.isEmpty() ? null : outcome;
-    }
-
-    private void writeTable() throws IOException
-    {
-        final List<VolumeTable.Entry> entries = new ArrayList<>();
-        for (final VolumeAgent agent : volumesByName.values())
-        {
-            final VolumeState state = agent.state();
-            entries.add(new VolumeTable.Entry(
-                state.volumeId(), state.name(), state.sizeBytes(), state.mode(), state.online()));
-        }
-        entries.sort((a, b) -> Integer.compare(a.volumeId(), b.volumeId()));
-        VolumeTable.write(ctx.shelfDir(), new VolumeTable.Contents(nextVolumeId, entries));
-    }
-
-    private static <T> T await(final CompletableFuture<T> future)
+    private void writeTable()
     {
         try
         {
-            return future.get(ADMIN_WAIT_MS, TimeUnit.MILLISECONDS);
+            VolumeTable.write(ctx.shelfDir(),
+                new VolumeTable.Contents(tableNextVolumeId, new ArrayList<>(tableEntries.values())));
         }
-        catch (final java.util.concurrent.ExecutionException ex)
+        catch (final IOException ex)
         {
-            throw new IllegalStateException(ex.getCause().getMessage(), ex.getCause());
-        }
-        catch (final java.util.concurrent.TimeoutException ex)
-        {
-            throw new IllegalStateException("no answer from the agent within " + ADMIN_WAIT_MS + " ms");
-        }
-        catch (final InterruptedException ex)
-        {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted");
+            throw new UncheckedIOException("cannot write the volume table", ex);
         }
     }
 
@@ -476,6 +472,7 @@ public final class Controller implements AutoCloseable
     {
         CloseHelper.quietClose(admin);
         CloseHelper.quietClose(nbd);
+        CloseHelper.quietClose(clusterRunner);
         for (final AgentRunner runner : runners.values())
         {
             CloseHelper.quietClose(runner);

@@ -42,6 +42,15 @@ public final class ControllerContext
     public static final long READ_CACHE_BYTES_DEFAULT = 256L << 20;
     public static final String QUIESCE_TIMEOUT_MS_PROP_NAME = "afasim.quiesce.timeoutMs";
     public static final long QUIESCE_TIMEOUT_MS_DEFAULT = 30_000;
+    /**
+     * Test seam: every agent reply a configuration task step waits for (quiesce, storage-core work) is handed to
+     * the task no earlier than this many ms after the step asked for it, so that a system test can find a task
+     * in the middle of a step (to send a conflicting command, or to SIGKILL the controller). 0 in production.
+     */
+    public static final String TEST_STEP_DELAY_MS_PROP_NAME = "afasim.test.stepDelayMs";
+    public static final long TEST_STEP_DELAY_MS_DEFAULT = 0;
+    /** Upper bound of {@link #TEST_STEP_DELAY_MS_PROP_NAME}. */
+    public static final long TEST_STEP_DELAY_MS_MAX = 60_000;
 
     private Path arrayDir = pathProperty(ARRAY_DIR_PROP_NAME);
     private String node = System.getProperty(NODE_PROP_NAME, NODE_DEFAULT);
@@ -58,6 +67,7 @@ public final class ControllerContext
     private String defaultMode = System.getProperty(DEFAULT_MODE_PROP_NAME, DEFAULT_MODE_DEFAULT);
     private long readCacheBytes = Long.getLong(READ_CACHE_BYTES_PROP_NAME, READ_CACHE_BYTES_DEFAULT);
     private long quiesceTimeoutMs = Long.getLong(QUIESCE_TIMEOUT_MS_PROP_NAME, QUIESCE_TIMEOUT_MS_DEFAULT);
+    private long testStepDelayMs = Long.getLong(TEST_STEP_DELAY_MS_PROP_NAME, TEST_STEP_DELAY_MS_DEFAULT);
 
     private static Path pathProperty(final String name)
     {
@@ -95,6 +105,11 @@ public final class ControllerContext
         {
             throw new IllegalArgumentException(QUIESCE_TIMEOUT_MS_PROP_NAME + "=" + quiesceTimeoutMs + " must be >= 1");
         }
+        if (testStepDelayMs < 0 || testStepDelayMs > TEST_STEP_DELAY_MS_MAX)
+        {
+            throw new IllegalArgumentException(TEST_STEP_DELAY_MS_PROP_NAME + "=" + testStepDelayMs + " must be in [0, " +
+                TEST_STEP_DELAY_MS_MAX + "]");
+        }
         return this;
     }
 
@@ -125,6 +140,7 @@ public final class ControllerContext
         args.add("-D" + DEFAULT_MODE_PROP_NAME + "=" + defaultMode);
         args.add("-D" + READ_CACHE_BYTES_PROP_NAME + "=" + readCacheBytes);
         args.add("-D" + QUIESCE_TIMEOUT_MS_PROP_NAME + "=" + quiesceTimeoutMs);
+        args.add("-D" + TEST_STEP_DELAY_MS_PROP_NAME + "=" + testStepDelayMs);
         return args;
     }
 
@@ -290,6 +306,18 @@ public final class ControllerContext
     public ControllerContext quiesceTimeoutMs(final long quiesceTimeoutMs)
     {
         this.quiesceTimeoutMs = quiesceTimeoutMs;
+        return this;
+    }
+
+    public long testStepDelayMs()
+    {
+        return testStepDelayMs;
+    }
+
+    /** Test seam, see {@link #TEST_STEP_DELAY_MS_PROP_NAME}. */
+    public ControllerContext testStepDelayMs(final long testStepDelayMs)
+    {
+        this.testStepDelayMs = testStepDelayMs;
         return this;
     }
 

@@ -1,5 +1,6 @@
 package io.afasim.controller;
 
+import io.afasim.journal.Seeds;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.Arrays;

@@ -1,5 +1,6 @@
 package io.afasim.controller;
 
+import io.afasim.journal.Seeds;
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;

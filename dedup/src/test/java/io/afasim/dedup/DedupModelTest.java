@@ -1,5 +1,6 @@
 package io.afasim.dedup;
 
+import io.afasim.journal.Seeds;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.Arrays;

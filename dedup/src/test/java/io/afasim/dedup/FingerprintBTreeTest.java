@@ -1,5 +1,6 @@
 package io.afasim.dedup;
 
+import io.afasim.journal.Seeds;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterEach;

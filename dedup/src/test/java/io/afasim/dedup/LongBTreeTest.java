@@ -1,5 +1,6 @@
 package io.afasim.dedup;
 
+import io.afasim.journal.Seeds;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;

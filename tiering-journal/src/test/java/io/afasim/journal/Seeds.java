@@ -1,21 +1,38 @@
 package io.afasim.journal;
 
-/** Seeds for randomized tests: {@code -Dafasim.seed=N} replays a run; a blank value means "pick one". */
-final class Seeds
+/**
+ * Seeds for randomized tests (shared with dedup and controller tests through this module's test-jar): {@code -Dafasim.seed=N} replays a run, otherwise a fresh seed is drawn. The seed is
+ * printed either way. Maven passes an empty {@code afasim.seed} property when unset, so blank means unset.
+ */
+public final class Seeds
 {
-    static final String SEED_PROP_NAME = "afasim.seed";
+    public static final String SEED_PROP_NAME = "afasim.seed";
 
     private Seeds()
     {
     }
 
-    /** The seed to use, printed so that a failing run can be replayed. */
-    static long seed(final String testName)
+    public static long seed(final String testName)
     {
         final String property = System.getProperty(SEED_PROP_NAME);
-        final long seed = property == null || property.isBlank() ?
-            System.nanoTime() ^ Double.doubleToLongBits(Math.random()) : Long.parseLong(property.trim());
-        System.out.println("[afasim] seed=" + seed + " (replay with -D" + SEED_PROP_NAME + "=" + seed + ") " + testName);
+        final long seed;
+        if (property == null || property.isBlank())
+        {
+            seed = System.nanoTime() ^ (System.currentTimeMillis() << 20) ^ testName.hashCode();
+        }
+        else
+        {
+            try
+            {
+                seed = Long.parseLong(property.trim());
+            }
+            catch (final NumberFormatException ex)
+            {
+                throw new IllegalArgumentException(SEED_PROP_NAME + "=" + property + " is not a long", ex);
+            }
+        }
+        System.out.println(
+            "[afasim] seed=" + seed + " (replay with -D" + SEED_PROP_NAME + "=" + seed + ") test=" + testName);
         return seed;
     }
 }

@@ -62,7 +62,7 @@ class SegmentCleanerTest
     /** Host write of {@code lba} through the model; returns the status of the append. */
     long write(final long lba, final long contentSeed)
     {
-        SegmentSeeds.fill(block, 0, contentSeed);
+        BlockPatterns.fill(block, 0, contentSeed);
         final long pba = log.append(lba, block, 0);
         if (pba > 0)
         {
@@ -91,7 +91,7 @@ class SegmentCleanerTest
     {
         final long lba = pbaToLba.remove(oldPba);
         assertTrue(lba != -1, "relocated a dead block " + oldPba);
-        assertTrue(SegmentSeeds.matches(new UnsafeBuffer(data, offset, BLOCK), 0, lbaContent.get(lba)),
+        assertTrue(BlockPatterns.matches(new UnsafeBuffer(data, offset, BLOCK), 0, lbaContent.get(lba)),
             "relocated data of lba " + lba);
         lbaToPba.put(lba, newPba);
         pbaToLba.put(newPba, lba);
@@ -132,7 +132,7 @@ class SegmentCleanerTest
         lbaToPba.forEach((lba, pba) ->
         {
             assertEquals(IoStatus.OK, log.read(pba, readBack, 0), "lba " + lba + " at pba " + pba);
-            assertTrue(SegmentSeeds.matches(readBack, 0, lbaContent.get(lba)), "lba " + lba + " content");
+            assertTrue(BlockPatterns.matches(readBack, 0, lbaContent.get(lba)), "lba " + lba + " content");
         });
         long live = 0;
         for (int i = 0; i < log.ownedSegmentCount(); i++)
@@ -216,7 +216,7 @@ class SegmentCleanerTest
     @Test
     void cleaningKeepsEveryLiveBlockAndFreesSegments()
     {
-        final long seed = SegmentSeeds.seed("cleaningKeepsEveryLiveBlock");
+        final long seed = Seeds.seed("cleaningKeepsEveryLiveBlock");
         final SplittableRandom random = new SplittableRandom(seed);
         format(SMALL);
         final int dataBlocks = shelf.layout().dataBlocksPerSegment();

@@ -63,7 +63,7 @@ class SegmentLogTest
 
     long append(final SegmentLog log, final long lba, final long contentSeed)
     {
-        SegmentSeeds.fill(block, 0, contentSeed);
+        BlockPatterns.fill(block, 0, contentSeed);
         return log.append(lba, block, 0);
     }
 
@@ -71,13 +71,13 @@ class SegmentLogTest
     {
         readBack.setMemory(0, readBack.capacity(), (byte)0);
         assertEquals(IoStatus.OK, log.read(pba, readBack, 64), "read pba " + pba);
-        assertTrue(SegmentSeeds.matches(readBack, 64, contentSeed), "content of pba " + pba);
+        assertTrue(BlockPatterns.matches(readBack, 64, contentSeed), "content of pba " + pba);
     }
 
     @Test
     void appendedBlocksReadBackAcrossSegmentsAndStagingFlushesBeforeAndAfterSync()
     {
-        final long seed = SegmentSeeds.seed("appendedBlocksReadBack");
+        final long seed = Seeds.seed("appendedBlocksReadBack");
         final SplittableRandom random = new SplittableRandom(seed);
         final SegmentLog log = format(SMALL_SEGMENTS, 8);
         final int dataBlocks = shelf.layout().dataBlocksPerSegment();
@@ -147,7 +147,7 @@ class SegmentLogTest
     @Test
     void syncedBlocksSurviveACrashAndTheOpenSegmentIsSealed()
     {
-        final long seed = SegmentSeeds.seed("syncedBlocksSurviveACrash");
+        final long seed = Seeds.seed("syncedBlocksSurviveACrash");
         final SplittableRandom random = new SplittableRandom(seed);
         SegmentLog log = format(SMALL_SEGMENTS, 8);
         final int dataBlocks = shelf.layout().dataBlocksPerSegment();

@@ -1,0 +1,477 @@
+package io.afasim.controller;
+
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import io.afasim.dedup.DedupVolume;
+import io.afasim.dedup.VolumeRedo;
+import io.afasim.journal.IoStatus;
+import io.afasim.utmd.RecoveryPolicy;
+import io.afasim.utmd.StepOutcome;
+import io.afasim.utmd.TaskContext;
+import io.afasim.utmd.TaskType;
+
+/**
+ * The volume configuration tasks: every operator change of a volume is one of these, run step by step by the
+ * cluster agent with its progress journalled on the boot drive. Conflict key of each: {@code volume:<name>}, so
+ * two changes of one volume never run together (the second is refused, naming the first) while changes of
+ * different volumes do. Subject id (what {@code trace --volume} filters on): the volume id.
+ *
+ * <pre>
+ *  type (id)             policy        steps (apply / undo)
+ *  volume-create (1)     ROLL_BACK     1 reserve-id        table next-id past the new id    / -
+ *                                      2 create-in-core    store create + commit (journal)  / store delete
+ *                                      3 start-agent       write cache, agent, NBD export   / quiesce, stop agent
+ *                                      4 write-table       add the table entry (commit)     / remove the entry
+ *  volume-delete (2)     REDO_FORWARD  1 take-offline      quiesce, volume offline          / -
+ *                                      2 remove-from-table drop the table entry (commit)    / -
+ *                                      3 stop-agent        quiesce, stop agent, drop cache  / -
+ *                                      4 delete-in-core    store delete (journal agent)     / -
+ *  volume-offline (3)    REDO_FORWARD  1 write-table       entry says offline               / entry says online
+ *  volume-online (4)                   2 quiesce-and-apply quiesce, volume state follows    / -
+ *  volume-set-mode (5)   REDO_FORWARD  1 write-table       entry has the new mode           / entry has the old mode
+ *                                      2 quiesce-and-switch quiesce (destage first for wt), switch the cache mode / -
+ * </pre>
+ *
+ * Why these policies and this order. The volume table ({@code shelf/volumes.conf}) is the durable truth; at
+ * start the controller builds its agents from it (and deletes storage-core volumes it does not name). What a
+ * step does in memory (an agent's mode, a running agent) is lost in a crash and rebuilt from the table, so
+ * a REDO_FORWARD task, which resumes after its last completed step, writes the table first and then makes the
+ * running agents follow it: every later step re-derives its work from the table and the agents as they are,
+ * so after a restart it finds the agent already built from the new table and has nothing or little to do.
+ * <ul>
+ * <li>create is ROLL_BACK: until its last step is done the operator got no answer, and what was made (an id,
+ * a storage-core volume, an agent, a table entry) is easy to take apart; rolling back leaves no half-made
+ * volume. Its commit point is the table entry, written last. The id is reserved in the table first, so that
+ * no later create can reuse the id of a volume whose roll back is still to come.</li>
+ * <li>delete is REDO_FORWARD: once the entry left the table the volume is gone for the array (a restart
+ * would not serve it and deletes its storage), so the task can only go forward. The first step only takes the
+ * volume offline, and fails (nothing changed) if its agent cannot be quiesced.</li>
+ * <li>offline/online and set-mode are REDO_FORWARD with an undo on their table step: a crash redoes the
+ * change (the restarted agent already runs as the table says), while a quiesce that fails (times out under
+ * load) rolls the table entry back, so the table never claims a mode the agent does not run. A volume
+ * restarted as WT with cached 1WB changes destages them before serving (VolumeAgent), so the table may
+ * say WT before the switch.</li>
+ * </ul>
+ * Steps that need another agent (quiesce on the volume agent, storage-core work on the journal agent) use
+ * {@link ClusterAgent#awaitReply}: they never block the cluster agent.
+ */
+final class VolumeTasks
+{
+    static final int CREATE_TYPE_ID = 1;
+    static final int DELETE_TYPE_ID = 2;
+    static final int OFFLINE_TYPE_ID = 3;
+    static final int ONLINE_TYPE_ID = 4;
+    static final int SET_MODE_TYPE_ID = 5;
+
+    private final Controller controller;
+    private final ClusterAgent cluster;
+    final TaskType create;
+    final TaskType delete;
+    final TaskType offline;
+    final TaskType online;
+    final TaskType setMode;
+
+    VolumeTasks(final Controller controller, final ClusterAgent cluster)
+    {
+        this.controller = controller;
+        this.cluster = cluster;
+        this.create = volumeType(CREATE_TYPE_ID, "volume-create", RecoveryPolicy.ROLL_BACK)
+            .step("reserve-id", this::reserveId)
+            .step("create-in-core", this::createInCore, this::deleteInCore)
+            .step("start-agent", this::startAgent, this::stopAgent)
+            .step("write-table", this::addTableEntry, this::removeTableEntry)
+            .build();
+        this.delete = volumeType(DELETE_TYPE_ID, "volume-delete", RecoveryPolicy.REDO_FORWARD)
+            .step("take-offline", this::takeOffline)
+            .step("remove-from-table", this::removeTableEntry)
+            .step("stop-agent", this::stopAgent)
+            .step("delete-in-core", this::deleteInCore)
+            .build();
+        this.offline = volumeType(OFFLINE_TYPE_ID, "volume-offline", RecoveryPolicy.REDO_FORWARD)
+            .step("write-table", ctx -> writeEntry(ctx, "online", false), ctx -> writeEntry(ctx, "old", false))
+            .step("quiesce-and-apply", this::applyOnline)
+            .build();
+        this.online = volumeType(ONLINE_TYPE_ID, "volume-online", RecoveryPolicy.REDO_FORWARD)
+            .step("write-table", ctx -> writeEntry(ctx, "online", false), ctx -> writeEntry(ctx, "old", false))
+            .step("quiesce-and-apply", this::applyOnline)
+            .build();
+        this.setMode = volumeType(SET_MODE_TYPE_ID, "volume-set-mode", RecoveryPolicy.REDO_FORWARD)
+            .step("write-table", ctx -> writeEntry(ctx, "mode", true), ctx -> writeEntry(ctx, "old", true))
+            .step("quiesce-and-switch", this::applyMode)
+            .build();
+        for (final TaskType type : new TaskType[] {create, delete, offline, online, setMode})
+        {
+            cluster.register(type);
+        }
+    }
+
+    private static TaskType.Builder volumeType(final int typeId, final String name, final RecoveryPolicy policy)
+    {
+        return TaskType.builder(typeId, name, policy)
+            .conflictKeys(args -> new String[] {conflictKey(arg(args, "name"))})
+            .subjectId(args -> Long.parseLong(arg(args, "id")))
+            .describeArgs(VolumeTasks::describe);
+    }
+
+    static String conflictKey(final String name)
+    {
+        return "volume:" + name;
+    }
+
+    // ---------------------------------------------------------------- arguments
+
+    /** Arguments: {@code key=value} lines, UTF-8 (volume names hold no newline). */
+    static byte[] args(final String... keysAndValues)
+    {
+        final StringBuilder text = new StringBuilder();
+        for (int i = 0; i < keysAndValues.length; i += 2)
+        {
+            text.append(keysAndValues[i]).append('=').append(keysAndValues[i + 1]).append('\n');
+        }
+        return text.toString().getBytes(StandardCharsets.UTF_8);
+    }
+
+    static Map<String, String> parse(final byte[] args)
+    {
+        final Map<String, String> values = new LinkedHashMap<>();
+        for (final String line : new String(args, StandardCharsets.UTF_8).split("\n"))
+        {
+            final int equals = line.indexOf('=');
+            if (equals > 0)
+            {
+                values.put(line.substring(0, equals), line.substring(equals + 1));
+            }
+        }
+        return values;
+    }
+
+    static String arg(final byte[] args, final String key)
+    {
+        final String value = parse(args).get(key);
+        if (value == null)
+        {
+            throw new IllegalArgumentException("no " + key + " in the task arguments");
+        }
+        return value;
+    }
+
+    private static String arg(final TaskContext ctx, final String key)
+    {
+        final byte[] bytes = new byte[ctx.argsLength()];
+        ctx.args().getBytes(0, bytes);
+        return arg(bytes, key);
+    }
+
+    private static String describe(final byte[] args)
+    {
+        final StringBuilder text = new StringBuilder();
+        for (final Map.Entry<String, String> entry : parse(args).entrySet())
+        {
+            text.append(text.length() == 0 ? "" : " ").append(entry.getKey()).append('=').append(entry.getValue());
+        }
+        return text.toString();
+    }
+
+    /** The volume name in a {@link #describe} text, or null. */
+    static String describedName(final String description)
+    {
+        for (final String field : description.split(" "))
+        {
+            if (field.startsWith("name="))
+            {
+                return field.substring("name=".length());
+            }
+        }
+        return null;
+    }
+
+    // ---------------------------------------------------------------- commands (cluster agent thread)
+
+    ClusterAgent.Prepared prepareCreate(final String name, final long sizeBytes, final WriteModeSetting mode)
+    {
+        final String key = conflictKey(name);
+        final byte[] noId = args("name", name, "id", "0");
+        if (controller.agentByName(name) != null || controller.tableHas(name))
+        {
+            return new ClusterAgent.Prepared(create, noId, key, "refused: volume " + name + " exists", null);
+        }
+        if (mode == WriteModeSetting.WB)
+        {
+            return new ClusterAgent.Prepared(create, noId, key, wbRefusal(), null);
+        }
+        final int volumeId = controller.allocateVolumeId();
+        return new ClusterAgent.Prepared(create, args("name", name, "id", Integer.toString(volumeId),
+            "sizeBytes", Long.toString(sizeBytes), "mode", mode.label()), key, null, "created " + name);
+    }
+
+    ClusterAgent.Prepared prepareDelete(final String name)
+    {
+        final VolumeAgent agent = controller.agentByName(name);
+        if (agent == null)
+        {
+            return noVolume(delete, name);
+        }
+        return new ClusterAgent.Prepared(delete, args("name", name, "id", Integer.toString(agent.state().volumeId())),
+            conflictKey(name), null, "deleted " + name);
+    }
+
+    ClusterAgent.Prepared prepareOnline(final String name, final boolean makeOnline)
+    {
+        final TaskType type = makeOnline ? online : offline;
+        final VolumeAgent agent = controller.agentByName(name);
+        if (agent == null)
+        {
+            return noVolume(type, name);
+        }
+        return new ClusterAgent.Prepared(type, args("name", name, "id", Integer.toString(agent.state().volumeId()),
+            "online", Boolean.toString(makeOnline), "old", Boolean.toString(agent.state().online())),
+            conflictKey(name), null, name + (makeOnline ? " is online" : " is offline"));
+    }
+
+    ClusterAgent.Prepared prepareSetMode(final String name, final WriteModeSetting mode)
+    {
+        final VolumeAgent agent = controller.agentByName(name);
+        if (agent == null)
+        {
+            return noVolume(setMode, name);
+        }
+        final byte[] args = args("name", name, "id", Integer.toString(agent.state().volumeId()),
+            "mode", mode.label(), "old", agent.state().mode().label());
+        if (mode == WriteModeSetting.WB)
+        {
+            return new ClusterAgent.Prepared(setMode, args, conflictKey(name), wbRefusal(), null);
+        }
+        return new ClusterAgent.Prepared(setMode, args, conflictKey(name), null, name + " is now " + mode.label());
+    }
+
+    private static ClusterAgent.Prepared noVolume(final TaskType type, final String name)
+    {
+        return new ClusterAgent.Prepared(type, args("name", name, "id", "0"), conflictKey(name),
+            "refused: no volume " + name, null);
+    }
+
+    private static String wbRefusal()
+    {
+        return "refused: mode wb needs the peer controller, which this build does not run yet (use wt or 1wb)";
+    }
+
+    // ---------------------------------------------------------------- steps (cluster agent thread)
+
+    private StepOutcome reserveId(final TaskContext ctx)
+    {
+        controller.reserveVolumeId(Integer.parseInt(arg(ctx, "id")));
+        return StepOutcome.DONE;
+    }
+
+    private StepOutcome createInCore(final TaskContext ctx)
+    {
+        final int volumeId = Integer.parseInt(arg(ctx, "id"));
+        final long sizeBytes = Long.parseLong(arg(ctx, "sizeBytes"));
+        final ClusterAgent.AgentReply reply = cluster.awaitReply(ctx, r -> onJournal(r, () ->
+        {
+            if (controller.store().volume(volumeId) == null)
+            {
+                controller.store().createVolume(volumeId, sizeBytes / VolumeAgent.BLOCK_SIZE_BYTES);
+            }
+            final long durable = controller.store().commitVolume(volumeId);
+            r.complete(durable < 0 ? "commit failed: " + IoStatus.name(durable) : null, null);
+        }));
+        return outcome(ctx, reply);
+    }
+
+    private StepOutcome deleteInCore(final TaskContext ctx)
+    {
+        final int volumeId = Integer.parseInt(arg(ctx, "id"));
+        controller.nvme().discardRecovered(volumeId);
+        final ClusterAgent.AgentReply reply = cluster.awaitReply(ctx, r -> onJournal(r, () ->
+        {
+            if (controller.store().volume(volumeId) == null)
+            {
+                r.complete(null, null);
+                return;
+            }
+            final int status = controller.store().deleteVolume(volumeId);
+            r.complete(status == IoStatus.OK ? null :
+                "space not freed: " + IoStatus.name(status) + " (freed at the next start)", null);
+        }));
+        return outcome(ctx, reply);
+    }
+
+    private StepOutcome startAgent(final TaskContext ctx)
+    {
+        final String name = arg(ctx, "name");
+        if (controller.agentByName(name) != null)
+        {
+            return StepOutcome.DONE;
+        }
+        final int volumeId = Integer.parseInt(arg(ctx, "id"));
+        final ClusterAgent.AgentReply reply = cluster.awaitReply(ctx, r -> onJournal(r, () ->
+        {
+            final DedupVolume volume = controller.store().volume(volumeId);
+            r.complete(volume == null ? "volume id " + volumeId + " is not in the storage core" : null,
+                volume == null ? null : new Object[] {volume, controller.store().redo(volumeId)});
+        }));
+        if (reply == null || reply.failure() != null)
+        {
+            return outcome(ctx, reply);
+        }
+        final Object[] core = (Object[])reply.value();
+        controller.startNewAgent(new VolumeState(volumeId, name, Long.parseLong(arg(ctx, "sizeBytes")),
+            WriteModeSetting.parse(arg(ctx, "mode")), true), (DedupVolume)core[0], (VolumeRedo)core[1]);
+        return StepOutcome.DONE;
+    }
+
+    private StepOutcome stopAgent(final TaskContext ctx)
+    {
+        final VolumeAgent agent = controller.agentByName(arg(ctx, "name"));
+        if (agent == null)
+        {
+            return StepOutcome.DONE;
+        }
+        final ClusterAgent.AgentReply reply = cluster.awaitReply(ctx,
+            r -> quiesce(r, agent, ctx.isUndo() ? "create roll back" : "delete", false, () -> agent.state().online(false)));
+        if (reply == null)
+        {
+            return StepOutcome.WAIT_PRECONDITION;
+        }
+        if (reply.failure() != null)
+        {
+            // the volume is going away whatever its agent says: stop it anyway (its in-flight I/O gets no answer)
+            System.err.println("[afasim] volume " + agent.state().name() + ": stopping its agent unquiesced: " +
+                reply.failure());
+        }
+        controller.stopAgent(agent);
+        return StepOutcome.DONE;
+    }
+
+    private StepOutcome addTableEntry(final TaskContext ctx)
+    {
+        controller.putTableEntry(new VolumeTable.Entry(Integer.parseInt(arg(ctx, "id")), arg(ctx, "name"),
+            Long.parseLong(arg(ctx, "sizeBytes")), WriteModeSetting.parse(arg(ctx, "mode")), true));
+        return StepOutcome.DONE;
+    }
+
+    private StepOutcome removeTableEntry(final TaskContext ctx)
+    {
+        controller.removeTableEntry(Integer.parseInt(arg(ctx, "id")));
+        return StepOutcome.DONE;
+    }
+
+    private StepOutcome takeOffline(final TaskContext ctx)
+    {
+        final VolumeAgent agent = controller.agentByName(arg(ctx, "name"));
+        if (agent == null)
+        {
+            return StepOutcome.DONE; // restarted after the entry left the table: nothing serves it
+        }
+        return outcome(ctx, cluster.awaitReply(ctx,
+            r -> quiesce(r, agent, "delete", false, () -> agent.state().online(false))));
+    }
+
+    /** Table entry of the task's volume with its mode ({@code modeField}) or online state from argument {@code key}. */
+    private StepOutcome writeEntry(final TaskContext ctx, final String key, final boolean modeField)
+    {
+        final int volumeId = Integer.parseInt(arg(ctx, "id"));
+        final VolumeTable.Entry entry = controller.tableEntry(volumeId);
+        if (entry == null)
+        {
+            ctx.failureReason("volume " + arg(ctx, "name") + " is not in the volume table");
+            return StepOutcome.FAILED;
+        }
+        final String value = arg(ctx, key);
+        controller.putTableEntry(modeField ?
+            new VolumeTable.Entry(volumeId, entry.name(), entry.sizeBytes(), WriteModeSetting.parse(value), entry.online()) :
+            new VolumeTable.Entry(volumeId, entry.name(), entry.sizeBytes(), entry.mode(), Boolean.parseBoolean(value)));
+        return StepOutcome.DONE;
+    }
+
+    private StepOutcome applyOnline(final TaskContext ctx)
+    {
+        final boolean target = Boolean.parseBoolean(arg(ctx, "online"));
+        final VolumeAgent agent = controller.agentByName(arg(ctx, "name"));
+        if (agent == null)
+        {
+            ctx.failureReason("volume " + arg(ctx, "name") + " has no agent");
+            return StepOutcome.FAILED;
+        }
+        if (agent.state().online() == target && !cluster.hasPendingReply(ctx))
+        {
+            return StepOutcome.DONE;
+        }
+        return outcome(ctx, cluster.awaitReply(ctx,
+            r -> quiesce(r, agent, target ? "online" : "offline", false, () -> agent.state().online(target))));
+    }
+
+    private StepOutcome applyMode(final TaskContext ctx)
+    {
+        final WriteModeSetting mode = WriteModeSetting.parse(arg(ctx, "mode"));
+        final VolumeAgent agent = controller.agentByName(arg(ctx, "name"));
+        if (agent == null)
+        {
+            ctx.failureReason("volume " + arg(ctx, "name") + " has no agent");
+            return StepOutcome.FAILED;
+        }
+        if (agent.state().mode() == mode && !cluster.hasPendingReply(ctx))
+        {
+            return StepOutcome.DONE; // e.g. restarted from a table that has the new mode already
+        }
+        // entering WT needs every cached change destaged first (WT acknowledges only what is on the shelf)
+        return outcome(ctx, cluster.awaitReply(ctx, r -> quiesce(r, agent, "set-mode " + mode.label(),
+            mode == WriteModeSetting.WT, () ->
+            {
+                agent.cache().writeMode(VolumeAgent.toCacheMode(mode));
+                agent.state().mode(mode);
+            })));
+    }
+
+    // ---------------------------------------------------------------- asking other agents
+
+    private static StepOutcome outcome(final TaskContext ctx, final ClusterAgent.AgentReply reply)
+    {
+        if (reply == null)
+        {
+            return StepOutcome.WAIT_PRECONDITION;
+        }
+        if (reply.failure() != null)
+        {
+            ctx.failureReason(reply.failure());
+            return StepOutcome.FAILED;
+        }
+        return StepOutcome.DONE;
+    }
+
+    private void onJournal(final ClusterAgent.AgentReply reply, final Runnable work)
+    {
+        if (!controller.journal().execute(() ->
+        {
+            try
+            {
+                work.run();
+            }
+            catch (final RuntimeException ex)
+            {
+                reply.complete("failed: " + ex.getMessage(), null);
+            }
+        }))
+        {
+            reply.complete("the journal agent is busy, try again", null);
+        }
+    }
+
+    private void quiesce(
+        final ClusterAgent.AgentReply reply,
+        final VolumeAgent agent,
+        final String reason,
+        final boolean requiresCleanCache,
+        final Runnable change)
+    {
+        final long timeoutNs = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(controller.context().quiesceTimeoutMs());
+        if (!agent.execute(() -> agent.quiesce(reason, timeoutNs, requiresCleanCache, change,
+            outcome -> reply.complete(outcome == null ? null : "volume " + agent.state().name() + ": " + outcome, null))))
+        {
+            reply.complete("volume " + agent.state().name() + ": its agent is busy, try again", null);
+        }
+    }
+}
