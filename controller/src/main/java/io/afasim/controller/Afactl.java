@@ -152,7 +152,9 @@ public final class Afactl implements Callable<Integer>
         }
         if (!response.isOk())
         {
-            err.println("afactl: " + subject + ": refused: " + oneLine(response.message()));
+            final String reason = oneLine(response.message());
+            // the controller's messages usually say "refused: ..." themselves; say it once
+            err.println("afactl: " + subject + ": " + (reason.startsWith("refused") ? reason : "refused: " + reason));
             return EXIT_REFUSED;
         }
         return EXIT_OK;
