@@ -369,7 +369,7 @@ final class VolumeAgent implements Agent
         {
             cache.forceUnitAccess();
         }
-        volumeLayer.exit(enteredNs, nowNs);
+        volumeLayer.exit(enteredNs, clock.nanoTime());
         request.complete(status);
     }
 
@@ -568,9 +568,10 @@ final class VolumeAgent implements Agent
         }
     }
 
+    /** Completes a request that entered the volume layer in this duty cycle (at {@link #nowNs}). */
     private void completeNow(final HostRequest request, final int errno)
     {
-        volumeLayer.exit(nowNs, nowNs);
+        volumeLayer.exit(nowNs, clock.nanoTime());
         request.complete(errno);
     }
 
