@@ -63,6 +63,14 @@ public final class FingerprintBTree extends BPlusTree
     private DirectBuffer pendingKeyBuffer;
     private int pendingKeyOffset;
 
+    /** {@link #scan} runs through {@link #scanWhile}: one adapter, reused (single-threaded, no allocation). */
+    private FingerprintConsumer scanConsumer;
+    private final FingerprintPredicate scanAdapter = (keyBuffer, keyOffset, value) ->
+    {
+        scanConsumer.accept(keyBuffer, keyOffset, value);
+        return true;
+    };
+
     public FingerprintBTree(final PagePool pool)
     {
         super(pool, KEY_WIDTH_BYTES);
@@ -191,25 +199,18 @@ public final class FingerprintBTree extends BPlusTree
         final int toKeyOffset,
         final FingerprintConsumer consumer)
     {
-        int pageId = firstLeafAtOrAfter(fromKeyBuffer, fromKeyOffset);
-        int index = fromKeyBuffer == null || pageId == NULL_PAGE_ID ?
-            0 : lowerBound(pool.buffer(pageId), base(pageId));
-        while (pageId != NULL_PAGE_ID)
+        if (scanConsumer != null)
         {
-            final UnsafeBuffer buffer = pool.buffer(pageId);
-            final int base = base(pageId);
-            final int count = buffer.getInt(base + COUNT_OFFSET);
-            for (; index < count; index++)
-            {
-                final int keyOffset = base + KEYS_OFFSET + index * KEY_WIDTH_BYTES;
-                if (toKeyBuffer != null && compareFingerprints(buffer, keyOffset, toKeyBuffer, toKeyOffset) >= 0)
-                {
-                    return;
-                }
-                consumer.accept(buffer, keyOffset, buffer.getLong(base + LEAF_VALUES_OFFSET + (index << 3)));
-            }
-            pageId = buffer.getInt(base + NEXT_OFFSET);
-            index = 0;
+            throw new IllegalStateException("scan inside a scan of the same tree (use scanWhile)");
+        }
+        scanConsumer = consumer;
+        try
+        {
+            scanWhile(fromKeyBuffer, fromKeyOffset, toKeyBuffer, toKeyOffset, scanAdapter);
+        }
+        finally
+        {
+            scanConsumer = null;
         }
     }
 

@@ -53,6 +53,14 @@ public final class LongBTree extends BPlusTree
 
     private long pendingKey;
 
+    /** {@link #scan} runs through {@link #scanWhile}: one adapter, reused (single-threaded, no allocation). */
+    private LongLongConsumer scanConsumer;
+    private final LongLongPredicate scanAdapter = (key, value) ->
+    {
+        scanConsumer.accept(key, value);
+        return true;
+    };
+
     public LongBTree(final PagePool pool)
     {
         super(pool, KEY_WIDTH_BYTES);
@@ -186,28 +194,18 @@ public final class LongBTree extends BPlusTree
      */
     public void scan(final long fromKey, final long toKeyExclusive, final LongLongConsumer consumer)
     {
-        if (rootPageId == NULL_PAGE_ID || fromKey >= toKeyExclusive)
+        if (scanConsumer != null)
         {
-            return;
+            throw new IllegalStateException("scan inside a scan of the same tree (use scanWhile)");
         }
-        int pageId = descend(fromKey);
-        int index = lowerBound(pool.buffer(pageId), base(pageId), count(pageId), fromKey);
-        while (pageId != NULL_PAGE_ID)
+        scanConsumer = consumer;
+        try
         {
-            final UnsafeBuffer buffer = pool.buffer(pageId);
-            final int base = base(pageId);
-            final int count = buffer.getInt(base + COUNT_OFFSET);
-            for (; index < count; index++)
-            {
-                final long key = buffer.getLong(base + KEYS_OFFSET + (index << 3));
-                if (key >= toKeyExclusive)
-                {
-                    return;
-                }
-                consumer.accept(key, buffer.getLong(base + LEAF_VALUES_OFFSET + (index << 3)));
-            }
-            pageId = buffer.getInt(base + NEXT_OFFSET);
-            index = 0;
+            scanWhile(fromKey, toKeyExclusive, scanAdapter);
+        }
+        finally
+        {
+            scanConsumer = null;
         }
     }
 
