@@ -86,6 +86,12 @@ final class VolumeAgent implements Agent
     private long destageNextNs;
     private long destageInFlightNs;
     private Quiesce quiesce;
+    /**
+     * Set when the volume's segment log failed to sync: the log dropped every block since its last good
+     * sync, and redo records in the current batch may reference them, so nothing more of this volume is
+     * committed; its I/O gets EIO until the controller restarts and recovers the committed state.
+     */
+    private boolean fenced;
     private volatile boolean pauseRequested;
     private volatile boolean paused;
     private long nowNs;
@@ -273,6 +279,11 @@ final class VolumeAgent implements Agent
         if (!state.online())
         {
             request.complete(HostRequest.ESHUTDOWN);
+            return;
+        }
+        if (fenced)
+        {
+            request.complete(HostRequest.EIO);
             return;
         }
         final long offset = request.offsetBytes();
@@ -498,7 +509,7 @@ final class VolumeAgent implements Agent
     private int destage()
     {
         if (destageNext != WriteCache.NO_BATCH || destageInFlight != WriteCache.NO_BATCH || cache.isClean() ||
-            journal.isStopped() || !hasRedoRoom((long)DESTAGE_BATCH_MAX * BLOCK_SIZE_BYTES))
+            fenced || journal.isStopped() || !hasRedoRoom((long)DESTAGE_BATCH_MAX * BLOCK_SIZE_BYTES))
         {
             return 0;
         }
@@ -748,7 +759,7 @@ final class VolumeAgent implements Agent
     /** Hands the current batch to the journal agent when requests wait on it and none is in flight. */
     private int handOff()
     {
-        if (inFlight != null || journal.isStopped() ||
+        if (inFlight != null || fenced || journal.isStopped() ||
             (awaitingNext.isEmpty() && retry.isEmpty() && destageNext == WriteCache.NO_BATCH))
         {
             return 0;
@@ -756,10 +767,7 @@ final class VolumeAgent implements Agent
         final int synced = volume.segmentLog().sync();
         if (synced != IoStatus.OK)
         {
-            failAwaiting(awaitingNext, HostRequest.EIO);
-            failDestage(destageNext, destageNextNs);
-            destageNext = WriteCache.NO_BATCH;
-            errorCount++;
+            fence("segment log sync failed: " + IoStatus.name(synced));
             return 1;
         }
         final RedoBatch batch = redo.swap(spare);
@@ -823,6 +831,36 @@ final class VolumeAgent implements Agent
         spare.clear();
         inFlight = null;
         return work + 1;
+    }
+
+    private void fence(final String reason)
+    {
+        fenced = true;
+        errorCount++;
+        System.err.println("[afasim] volume " + state.name() + " fenced: " + reason +
+            "; its I/O fails until the controller restarts (recovery restores the committed state; " +
+            "1WB writes acknowledged from NVMe memory are replayed from it)");
+        failAwaiting(awaitingNext, HostRequest.EIO);
+        failWaitingOutside(retry);
+        failWaitingOutside(blocked);
+        failDestage(destageNext, destageNextNs);
+        destageNext = WriteCache.NO_BATCH;
+    }
+
+    /** Fails requests parked before entering the layers (retry, back-pressure). */
+    private static void failWaitingOutside(final PendingQueue queue)
+    {
+        while (!queue.isEmpty())
+        {
+            final HostRequest request = queue.peek();
+            queue.remove();
+            request.complete(HostRequest.EIO);
+        }
+    }
+
+    boolean isFenced()
+    {
+        return fenced;
     }
 
     private void failDestage(final long batch, final long enteredNs)
