@@ -40,6 +40,8 @@ public final class ControllerContext
     public static final String READ_CACHE_BYTES_PROP_NAME = "afasim.volume.readCacheBytes";
     /** DRAM read cache per volume (clean blocks), at most the volume's size. */
     public static final long READ_CACHE_BYTES_DEFAULT = 256L << 20;
+    /** Test seam: volume agents do not destage (1WB changes stay in NVMe memory until a restart without it). */
+    public static final String TEST_DESTAGE_PAUSED_PROP_NAME = "afasim.test.destagePaused";
     public static final String QUIESCE_TIMEOUT_MS_PROP_NAME = "afasim.quiesce.timeoutMs";
     public static final long QUIESCE_TIMEOUT_MS_DEFAULT = 30_000;
     /**
@@ -66,6 +68,7 @@ public final class ControllerContext
     private long nvmeSizeBytes = Long.getLong(NVME_SIZE_PROP_NAME, NVME_SIZE_DEFAULT);
     private String defaultMode = System.getProperty(DEFAULT_MODE_PROP_NAME, DEFAULT_MODE_DEFAULT);
     private long readCacheBytes = Long.getLong(READ_CACHE_BYTES_PROP_NAME, READ_CACHE_BYTES_DEFAULT);
+    private boolean testDestagePaused = Boolean.getBoolean(TEST_DESTAGE_PAUSED_PROP_NAME);
     private long quiesceTimeoutMs = Long.getLong(QUIESCE_TIMEOUT_MS_PROP_NAME, QUIESCE_TIMEOUT_MS_DEFAULT);
     private long testStepDelayMs = Long.getLong(TEST_STEP_DELAY_MS_PROP_NAME, TEST_STEP_DELAY_MS_DEFAULT);
 
@@ -140,6 +143,7 @@ public final class ControllerContext
         args.add("-D" + DEFAULT_MODE_PROP_NAME + "=" + defaultMode);
         args.add("-D" + READ_CACHE_BYTES_PROP_NAME + "=" + readCacheBytes);
         args.add("-D" + QUIESCE_TIMEOUT_MS_PROP_NAME + "=" + quiesceTimeoutMs);
+        args.add("-D" + TEST_DESTAGE_PAUSED_PROP_NAME + "=" + testDestagePaused);
         args.add("-D" + TEST_STEP_DELAY_MS_PROP_NAME + "=" + testStepDelayMs);
         return args;
     }
@@ -295,6 +299,17 @@ public final class ControllerContext
     public ControllerContext readCacheBytes(final long readCacheBytes)
     {
         this.readCacheBytes = readCacheBytes;
+        return this;
+    }
+
+    public boolean testDestagePaused()
+    {
+        return testDestagePaused;
+    }
+
+    public ControllerContext testDestagePaused(final boolean paused)
+    {
+        this.testDestagePaused = paused;
         return this;
     }
 

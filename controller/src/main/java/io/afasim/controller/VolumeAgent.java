@@ -92,6 +92,8 @@ final class VolumeAgent implements Agent
      * committed; its I/O gets EIO until the controller restarts and recovers the committed state.
      */
     private boolean fenced;
+    /** Test seam ({@link ControllerContext#TEST_DESTAGE_PAUSED_PROP_NAME}): no destage at all. */
+    private final boolean destagePaused = Boolean.getBoolean(ControllerContext.TEST_DESTAGE_PAUSED_PROP_NAME);
     private volatile boolean pauseRequested;
     private volatile boolean paused;
     private long nowNs;
@@ -508,8 +510,8 @@ final class VolumeAgent implements Agent
     /** Moves the oldest cached changes through the dedup engine; freed when their redo batch is durable. */
     private int destage()
     {
-        if (destageNext != WriteCache.NO_BATCH || destageInFlight != WriteCache.NO_BATCH || cache.isClean() ||
-            fenced || journal.isStopped() || !hasRedoRoom((long)DESTAGE_BATCH_MAX * BLOCK_SIZE_BYTES))
+        if (destagePaused || destageNext != WriteCache.NO_BATCH || destageInFlight != WriteCache.NO_BATCH ||
+            cache.isClean() || fenced || journal.isStopped() || !hasRedoRoom((long)DESTAGE_BATCH_MAX * BLOCK_SIZE_BYTES))
         {
             return 0;
         }

@@ -38,8 +38,12 @@ class WarmRestartSystemTest
     void everyAcknowledgedWriteSurvivesSigkillAndRestart(final String mode) throws Exception
     {
         final long seed = Seeds.seed("WarmRestartSystemTest-" + mode);
-        try (ControllerProcess controller =
-            new ControllerProcess(ControllerProcess.testContext(dir.resolve("array-" + mode))).start())
+        // in 1wb, destage is held off until the kill (a test seam) so that the restart must recover acknowledged
+        // writes from NVMe memory; the region holds every block of the volume, so nothing waits for room
+        final ControllerContext ctx = ControllerProcess.testContext(dir.resolve("array-" + mode))
+            .nvmeSizeBytes(96L << 20)
+            .testDestagePaused(mode.equals("1wb"));
+        try (ControllerProcess controller = new ControllerProcess(ctx).start())
         {
             assertEquals(0, controller.afactl("volume", "create", "t1", "--size", "16M", "--mode", mode).exitCode());
             final Ledger ledger = new Ledger();
@@ -60,6 +64,7 @@ class WarmRestartSystemTest
             assertTrue(writerFailure.get() instanceof IOException,
                 "the writer must only see the connection drop, got: " + writerFailure.get());
 
+            ctx.testDestagePaused(false); // the restarted controller destages what it recovers
             controller.start();
             if (mode.equals("1wb"))
             {
