@@ -168,12 +168,16 @@ final class JournalAgent implements Agent
 
     private int advanceCheckpoint()
     {
+        boolean allPaused = true;
         for (final VolumeAgent volume : volumes.get())
         {
-            if (!volume.isPaused())
-            {
-                return 0;
-            }
+            // asked again on every check: a volume created while the pause is under way must pause too
+            volume.requestPause();
+            allPaused &= volume.isPaused();
+        }
+        if (!allPaused)
+        {
+            return 0;
         }
         // batches handed over before the volumes paused are covered by the image too
         batches.drain(collector, BATCHES_PER_COMMIT_MAX - pendingCount);
