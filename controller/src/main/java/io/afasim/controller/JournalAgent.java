@@ -41,6 +41,7 @@ final class JournalAgent implements Agent
     private final Consumer<RedoBatch> collector = this::collect;
     private int pendingCount;
     private boolean pausing;
+    private long pauseEpoch;
     private volatile boolean stopped;
     private volatile long commitCount;
     private volatile long batchCount;
@@ -160,9 +161,10 @@ final class JournalAgent implements Agent
     private void startPause()
     {
         pausing = true;
+        pauseEpoch++;
         for (final VolumeAgent volume : volumes.get())
         {
-            volume.requestPause();
+            volume.requestPause(pauseEpoch);
         }
     }
 
@@ -172,8 +174,8 @@ final class JournalAgent implements Agent
         for (final VolumeAgent volume : volumes.get())
         {
             // asked again on every check: a volume created while the pause is under way must pause too
-            volume.requestPause();
-            allPaused &= volume.isPaused();
+            volume.requestPause(pauseEpoch);
+            allPaused &= volume.isPaused(pauseEpoch);
         }
         if (!allPaused)
         {
@@ -197,7 +199,7 @@ final class JournalAgent implements Agent
         pausing = false;
         for (final VolumeAgent volume : volumes.get())
         {
-            volume.resume();
+            volume.resume(pauseEpoch);
         }
         return 1;
     }

@@ -94,8 +94,10 @@ final class VolumeAgent implements Agent
     private boolean fenced;
     /** Test seam ({@link ControllerContext#TEST_DESTAGE_PAUSED_PROP_NAME}): no destage at all. */
     private final boolean destagePaused = Boolean.getBoolean(ControllerContext.TEST_DESTAGE_PAUSED_PROP_NAME);
-    private volatile boolean pauseRequested;
-    private volatile boolean paused;
+    /** Checkpoint pause handshake: pause N is requested, acknowledged and ended by epoch N (never a stale flag). */
+    private volatile long pauseEpoch;
+    private volatile long resumeEpoch;
+    private volatile long pausedEpoch;
     private long nowNs;
     private long errorCount;
 
@@ -214,12 +216,12 @@ final class VolumeAgent implements Agent
     {
         nowNs = clock.nanoTime();
         int work = 0;
-        if (pauseRequested)
+        final long pause = pauseEpoch;
+        if (pause != resumeEpoch)
         {
-            paused = true;
+            pausedEpoch = pause; // stopped between requests: touches nothing until resumed
             return 0;
         }
-        paused = false;
         work += commands.drain(Runnable::run, COMMANDS_PER_DO_WORK_MAX);
         work += checkDurable();
         work += redriveRetries();
@@ -236,21 +238,21 @@ final class VolumeAgent implements Agent
 
     // ---------------------------------------------------------------- checkpoint pause (journal agent)
 
-    /** Asks the agent to stop between requests (journal agent, before a checkpoint). */
-    void requestPause()
+    /** Asks the agent to stop between requests for pause {@code epoch} (journal agent, before a checkpoint). */
+    void requestPause(final long epoch)
     {
-        pauseRequested = true;
+        pauseEpoch = epoch;
     }
 
-    /** True once the agent has stopped and touches nothing until {@link #resume()}. */
-    boolean isPaused()
+    /** True once the agent has stopped for pause {@code epoch} and touches nothing until {@link #resume}. */
+    boolean isPaused(final long epoch)
     {
-        return paused;
+        return pausedEpoch == epoch;
     }
 
-    void resume()
+    void resume(final long epoch)
     {
-        pauseRequested = false;
+        resumeEpoch = epoch;
     }
 
     // ---------------------------------------------------------------- host requests

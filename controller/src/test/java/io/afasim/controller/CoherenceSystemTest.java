@@ -37,8 +37,9 @@ class CoherenceSystemTest
         final long seed = Seeds.seed("CoherenceSystemTest-" + mode);
         final Random random = new Random(seed);
         final int[] model = new int[BLOCKS]; // content id per block, 0 = zeroes
-        try (ControllerProcess controller =
-            new ControllerProcess(ControllerProcess.testContext(dir.resolve("array"))).start())
+        // a small journal: checkpoints (every volume agent paused between requests) happen during the rounds
+        try (ControllerProcess controller = new ControllerProcess(
+            ControllerProcess.testContext(dir.resolve("array")).journalSizeBytes(2L << 20)).start())
         {
             assertEquals(0, controller.afactl("volume", "create", "c", "--size", "8M", "--mode", mode).exitCode());
             try (NbdClient client = NbdClient.connect("127.0.0.1", controller.nbdPort(), "c",
@@ -95,6 +96,11 @@ class CoherenceSystemTest
                     }
                 }
             }
+            final ControllerProcess.AfactlResult status = controller.afactl("--json", "status");
+            final java.util.regex.Matcher checkpoints =
+                java.util.regex.Pattern.compile("\"checkpoints\":(\\d+)").matcher(status.out());
+            org.junit.jupiter.api.Assertions.assertTrue(checkpoints.find() && Long.parseLong(checkpoints.group(1)) > 0,
+                "the journal must have checkpointed under load: " + status.out());
         }
     }
 

@@ -41,6 +41,7 @@ class WarmRestartSystemTest
         // in 1wb, destage is held off until the kill (a test seam) so that the restart must recover acknowledged
         // writes from NVMe memory; the region holds every block of the volume, so nothing waits for room
         final ControllerContext ctx = ControllerProcess.testContext(dir.resolve("array-" + mode))
+            .journalSizeBytes(2L << 20) // checkpoints under load, so recovery = image + replay
             .nvmeSizeBytes(96L << 20)
             .testDestagePaused(mode.equals("1wb"));
         try (ControllerProcess controller = new ControllerProcess(ctx).start())
