@@ -29,6 +29,8 @@ import org.agrona.CloseHelper;
 import org.agrona.ErrorHandler;
 import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.BackoffIdleStrategy;
+import org.agrona.concurrent.BusySpinIdleStrategy;
+import org.agrona.concurrent.SleepingIdleStrategy;
 import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.NanoClock;
 import org.agrona.concurrent.SystemNanoClock;
@@ -44,7 +46,6 @@ public final class Controller implements AutoCloseable
 {
     /** Longest an admin operation waits for an agent to answer. */
     static final long ADMIN_WAIT_MS = 60_000;
-    static final long IDLE_PARK_NS_MAX = 100_000;
 
     private final ControllerContext ctx;
     private final NanoClock clock = SystemNanoClock.INSTANCE;
@@ -161,7 +162,7 @@ public final class Controller implements AutoCloseable
             {
                 throw new IllegalStateException("task journal not recovered within " + ADMIN_WAIT_MS + " ms");
             }
-            LockSupport.parkNanos(IDLE_PARK_NS_MAX);
+            LockSupport.parkNanos(ctx.idleParkNsMax()); // bounded polling of the start-up thread
         }
         if (cluster.isStopped())
         {
@@ -192,9 +193,18 @@ public final class Controller implements AutoCloseable
             .conclude();
     }
 
-    private static IdleStrategy idleStrategy()
+    /** One per agent thread, as configured (see {@link ControllerContext#IDLE_STRATEGY_PROP_NAME}). */
+    private IdleStrategy idleStrategy()
     {
-        return new BackoffIdleStrategy(10, 10, 1_000, IDLE_PARK_NS_MAX);
+        switch (ctx.idleStrategy())
+        {
+            case "spin":
+                return new BusySpinIdleStrategy();
+            case "sleep":
+                return new SleepingIdleStrategy(ctx.idleParkNsMax());
+            default:
+                return new BackoffIdleStrategy(10, 10, 1_000, ctx.idleParkNsMax());
+        }
     }
 
     /** Volume table vs storage core: the table is the commit point; unnamed volumes are deleted. */

@@ -37,6 +37,12 @@ public final class ControllerContext
     public static final long NVME_SIZE_DEFAULT = 256L << 20;
     public static final String DEFAULT_MODE_PROP_NAME = "afasim.volume.defaultMode";
     public static final String DEFAULT_MODE_DEFAULT = "1wb";
+    /** Agent threads' idle strategy: backoff (spin, yield, then park up to idleParkNsMax), sleep, or spin. */
+    public static final String IDLE_STRATEGY_PROP_NAME = "afasim.idle.strategy";
+    public static final String IDLE_STRATEGY_DEFAULT = "backoff";
+    public static final String IDLE_PARK_NS_MAX_PROP_NAME = "afasim.idle.parkNsMax";
+    /** Longest park of an idle agent: the latency a request finds at worst, and the idle CPU cost. */
+    public static final long IDLE_PARK_NS_MAX_DEFAULT = 100_000;
     public static final String READ_CACHE_BYTES_PROP_NAME = "afasim.volume.readCacheBytes";
     /** DRAM read cache per volume (clean blocks), at most the volume's size. */
     public static final long READ_CACHE_BYTES_DEFAULT = 256L << 20;
@@ -67,6 +73,8 @@ public final class ControllerContext
     private Path nvmeDir = Path.of(System.getProperty(NVME_DIR_PROP_NAME, NVME_DIR_DEFAULT));
     private long nvmeSizeBytes = Long.getLong(NVME_SIZE_PROP_NAME, NVME_SIZE_DEFAULT);
     private String defaultMode = System.getProperty(DEFAULT_MODE_PROP_NAME, DEFAULT_MODE_DEFAULT);
+    private String idleStrategy = System.getProperty(IDLE_STRATEGY_PROP_NAME, IDLE_STRATEGY_DEFAULT);
+    private long idleParkNsMax = Long.getLong(IDLE_PARK_NS_MAX_PROP_NAME, IDLE_PARK_NS_MAX_DEFAULT);
     private long readCacheBytes = Long.getLong(READ_CACHE_BYTES_PROP_NAME, READ_CACHE_BYTES_DEFAULT);
     private boolean testDestagePaused = Boolean.getBoolean(TEST_DESTAGE_PAUSED_PROP_NAME);
     private long quiesceTimeoutMs = Long.getLong(QUIESCE_TIMEOUT_MS_PROP_NAME, QUIESCE_TIMEOUT_MS_DEFAULT);
@@ -100,6 +108,16 @@ public final class ControllerContext
                 " must be a multiple of 4096 in [1 MiB, 2 GiB - 4 KiB]");
         }
         WriteModeSetting.parse(defaultMode);
+        if (!idleStrategy.equals("backoff") && !idleStrategy.equals("sleep") && !idleStrategy.equals("spin"))
+        {
+            throw new IllegalArgumentException(IDLE_STRATEGY_PROP_NAME + "=" + idleStrategy +
+                " must be backoff, sleep or spin (spin needs a free core per agent thread)");
+        }
+        if (idleParkNsMax < 1_000 || idleParkNsMax > 100_000_000)
+        {
+            throw new IllegalArgumentException(IDLE_PARK_NS_MAX_PROP_NAME + "=" + idleParkNsMax +
+                " must be in [1000, 100000000] ns");
+        }
         if (readCacheBytes < 0)
         {
             throw new IllegalArgumentException(READ_CACHE_BYTES_PROP_NAME + "=" + readCacheBytes + " must be >= 0");
@@ -141,6 +159,8 @@ public final class ControllerContext
         args.add("-D" + NVME_DIR_PROP_NAME + "=" + nvmeDir);
         args.add("-D" + NVME_SIZE_PROP_NAME + "=" + nvmeSizeBytes);
         args.add("-D" + DEFAULT_MODE_PROP_NAME + "=" + defaultMode);
+        args.add("-D" + IDLE_STRATEGY_PROP_NAME + "=" + idleStrategy);
+        args.add("-D" + IDLE_PARK_NS_MAX_PROP_NAME + "=" + idleParkNsMax);
         args.add("-D" + READ_CACHE_BYTES_PROP_NAME + "=" + readCacheBytes);
         args.add("-D" + QUIESCE_TIMEOUT_MS_PROP_NAME + "=" + quiesceTimeoutMs);
         args.add("-D" + TEST_DESTAGE_PAUSED_PROP_NAME + "=" + testDestagePaused);
@@ -288,6 +308,28 @@ public final class ControllerContext
     public ControllerContext defaultMode(final String defaultMode)
     {
         this.defaultMode = defaultMode;
+        return this;
+    }
+
+    public String idleStrategy()
+    {
+        return idleStrategy;
+    }
+
+    public ControllerContext idleStrategy(final String idleStrategy)
+    {
+        this.idleStrategy = idleStrategy;
+        return this;
+    }
+
+    public long idleParkNsMax()
+    {
+        return idleParkNsMax;
+    }
+
+    public ControllerContext idleParkNsMax(final long idleParkNsMax)
+    {
+        this.idleParkNsMax = idleParkNsMax;
         return this;
     }
 
