@@ -429,20 +429,11 @@ final class VolumeAgent implements Agent
             }
             else
             {
-                final int read = readBlock(lba, scratch, 0);
-                if (read != IoStatus.OK)
+                if (mergePartialBlock(command, lba, inBlock, chunk, data, at) != IoStatus.OK)
                 {
                     cacheLayer.exit(nowNs, nowNs);
                     errorCount++;
                     return HostRequest.EIO;
-                }
-                if (command == HostRequest.WRITE)
-                {
-                    scratch.putBytes(inBlock, data, at, chunk);
-                }
-                else
-                {
-                    scratch.setMemory(inBlock, chunk, (byte)0);
                 }
                 status = cache.write(lba, scratch, 0);
                 readCache.invalidate(lba);
@@ -452,6 +443,28 @@ final class VolumeAgent implements Agent
         }
         cacheLayer.exit(nowNs, clock.nanoTime());
         return status == CacheStatus.OK ? HostRequest.OK : status;
+    }
+
+    /**
+     * Part of a block (an unaligned WRITE, TRIM or WRITE_ZEROES): reads the whole block into {@link #scratch}
+     * and applies the change to it; the caller writes {@code scratch} back where its write mode says.
+     */
+    private int mergePartialBlock(
+        final int command, final long lba, final int inBlock, final int chunk, final UnsafeBuffer data, final int at)
+    {
+        final int status = readBlock(lba, scratch, 0);
+        if (status == IoStatus.OK)
+        {
+            if (command == HostRequest.WRITE)
+            {
+                scratch.putBytes(inBlock, data, at, chunk);
+            }
+            else
+            {
+                scratch.setMemory(inBlock, chunk, (byte)0);
+            }
+        }
+        return status;
     }
 
     /** One block through the cache: a cached page or trim, else the pool. */
@@ -668,18 +681,9 @@ final class VolumeAgent implements Agent
             }
             else
             {
-                // part of a block: read, modify, write
-                status = readBlock(lba, scratch, 0);
+                status = mergePartialBlock(command, lba, inBlock, chunk, data, at);
                 if (status == IoStatus.OK)
                 {
-                    if (command == HostRequest.WRITE)
-                    {
-                        scratch.putBytes(inBlock, data, at, chunk);
-                    }
-                    else
-                    {
-                        scratch.setMemory(inBlock, chunk, (byte)0);
-                    }
                     status = volume.write(lba, scratch, 0);
                     readCache.invalidate(lba);
                 }

@@ -181,22 +181,10 @@ class DedupModelTest
         return count;
     }
 
-    /** Deterministic 4 KiB content for an id; id 0 is the zero block. */
+    /** Deterministic 4 KiB content for an id; id 0 is the zero block (the demo's generator). */
     static void fill(final UnsafeBuffer block, final int content)
     {
-        if (content == 0)
-        {
-            block.setMemory(0, 4096, (byte)0);
-            return;
-        }
-        long x = 0x9E3779B97F4A7C15L * content;
-        for (int i = 0; i < 4096; i += 8)
-        {
-            x ^= x << 13;
-            x ^= x >>> 7;
-            x ^= x << 17;
-            block.putLong(i, x);
-        }
+        StorageDemo.fill(block, content);
     }
 
     static int compare(final UnsafeBuffer a, final UnsafeBuffer b)

@@ -19,16 +19,8 @@ public final class EventTrace
 
     private final int capacity;
     private final int mask;
-    private final long[] timestampNs;
-    private final int[] kind;
-    private final long[] correlationId;
-    private final long[] taskId;
-    private final long[] subjectId;
-    private final int[] sourceId;
-    private final int[] fromCode;
-    private final int[] toCode;
-    private final int[] step;
-    private final int[] detail;
+    /** The ring's columns: a snapshot-shaped store written round-robin at {@code position & mask}. */
+    private final TraceSnapshot ring;
     private long position;
 
     /**
@@ -39,16 +31,7 @@ public final class EventTrace
         Verify.argument(capacity > 0 && Integer.bitCount(capacity) == 1, "capacity " + capacity + " not a power of two");
         this.capacity = capacity;
         this.mask = capacity - 1;
-        this.timestampNs = new long[capacity];
-        this.kind = new int[capacity];
-        this.correlationId = new long[capacity];
-        this.taskId = new long[capacity];
-        this.subjectId = new long[capacity];
-        this.sourceId = new int[capacity];
-        this.fromCode = new int[capacity];
-        this.toCode = new int[capacity];
-        this.step = new int[capacity];
-        this.detail = new int[capacity];
+        this.ring = new TraceSnapshot(capacity);
     }
 
     public void record(
@@ -63,17 +46,8 @@ public final class EventTrace
         final int stepIndex,
         final int detailValue)
     {
-        final int index = (int)(position & mask);
-        timestampNs[index] = nowNs;
-        kind[index] = eventKind.code();
-        correlationId[index] = correlation;
-        taskId[index] = task;
-        subjectId[index] = subject;
-        sourceId[index] = source;
-        fromCode[index] = from;
-        toCode[index] = to;
-        step[index] = stepIndex;
-        detail[index] = detailValue;
+        ring.set((int)(position & mask), nowNs, eventKind.code(), correlation, task, subject, source, from, to,
+            stepIndex, detailValue);
         position++;
     }
 
@@ -151,11 +125,11 @@ public final class EventTrace
         switch (filter)
         {
             case FILTER_TASK:
-                return taskId[index] == key;
+                return ring.rawTaskId(index) == key;
             case FILTER_SUBJECT:
-                return subjectId[index] == key;
+                return ring.rawSubjectId(index) == key;
             case FILTER_CORRELATION:
-                return correlationId[index] == key;
+                return ring.rawCorrelationId(index) == key;
             default:
                 return true;
         }
@@ -182,8 +156,7 @@ public final class EventTrace
             final int index = (int)(p & mask);
             if (matches(index, filter, key))
             {
-                out.add(timestampNs[index], kind[index], correlationId[index], taskId[index], subjectId[index],
-                    sourceId[index], fromCode[index], toCode[index], step[index], detail[index]);
+                out.addFrom(ring, index);
             }
         }
         out.droppedCount(droppedCount());

@@ -54,17 +54,58 @@ public final class TraceSnapshot
         final int detailValue)
     {
         Verify.invariant(count < capacity, "snapshot full");
-        timestampNs[count] = timestamp;
-        kind[count] = kindCode;
-        correlationId[count] = correlation;
-        taskId[count] = task;
-        subjectId[count] = subject;
-        sourceId[count] = source;
-        fromCode[count] = from;
-        toCode[count] = to;
-        step[count] = stepIndex;
-        detail[count] = detailValue;
+        set(count, timestamp, kindCode, correlation, task, subject, source, from, to, stepIndex, detailValue);
         count++;
+    }
+
+    /** Writes event slot {@code index} (used by {@link EventTrace}, whose ring is one of these). */
+    void set(
+        final int index,
+        final long timestamp,
+        final int kindCode,
+        final long correlation,
+        final long task,
+        final long subject,
+        final int source,
+        final int from,
+        final int to,
+        final int stepIndex,
+        final int detailValue)
+    {
+        timestampNs[index] = timestamp;
+        kind[index] = kindCode;
+        correlationId[index] = correlation;
+        taskId[index] = task;
+        subjectId[index] = subject;
+        sourceId[index] = source;
+        fromCode[index] = from;
+        toCode[index] = to;
+        step[index] = stepIndex;
+        detail[index] = detailValue;
+    }
+
+    /** Appends slot {@code index} of {@code ring}. */
+    void addFrom(final TraceSnapshot ring, final int index)
+    {
+        add(ring.timestampNs[index], ring.kind[index], ring.correlationId[index], ring.taskId[index],
+            ring.subjectId[index], ring.sourceId[index], ring.fromCode[index], ring.toCode[index], ring.step[index],
+            ring.detail[index]);
+    }
+
+    /** Raw slot access for {@link EventTrace}'s filters (no bounds check against {@link #count()}). */
+    long rawTaskId(final int index)
+    {
+        return taskId[index];
+    }
+
+    long rawSubjectId(final int index)
+    {
+        return subjectId[index];
+    }
+
+    long rawCorrelationId(final int index)
+    {
+        return correlationId[index];
     }
 
     void droppedCount(final long dropped)
