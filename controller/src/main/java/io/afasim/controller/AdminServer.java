@@ -209,18 +209,26 @@ final class AdminServer implements AutoCloseable
     private AdminResponse status()
     {
         final List<Map<String, String>> records = new ArrayList<>();
-        final JournalAgent journal = controller.journal();
+        long commits = 0;
+        long checkpoints = 0;
+        int fillPercentMax = 0;
+        for (final Pool pool : controller.pools())
+        {
+            commits += pool.journal().commitCount();
+            checkpoints += pool.journal().checkpointCount();
+            fillPercentMax = Math.max(fillPercentMax, pool.journal().journalFillPercent());
+        }
         records.add(AdminResponse.record("node",
             "node", controller.context().node(),
-            "state", journal.isStopped() ? "fenced" : "up",
+            "state", controller.anyPoolFenced() ? "fenced" : "up",
             "pid", Long.toString(ProcessHandle.current().pid()),
             "uptimeMs", Long.toString(System.currentTimeMillis() - controller.startedMs()),
             "nbd", "nbd://" + controller.context().bindAddress() + ":" + controller.nbdPort(),
             "volumes", Integer.toString(controller.volumeAgents().size()),
-            "journalFillPercent", Integer.toString(journal.journalFillPercent()),
+            "journalFillPercent", Integer.toString(fillPercentMax),
             "nvmeDirtyBytes", Long.toString(controller.nvme().dirtyBytes()),
-            "commits", Long.toString(journal.commitCount()),
-            "checkpoints", Long.toString(journal.checkpointCount()),
+            "commits", Long.toString(commits),
+            "checkpoints", Long.toString(checkpoints),
             "errors", Long.toString(controller.errorCount()),
             "tasks", controller.cluster().isStopped() ? "stopped" : "up",
             "adminProtocol", Integer.toString(AdminProtocol.VERSION)));
@@ -298,11 +306,20 @@ final class AdminServer implements AutoCloseable
         }
         final List<Map<String, String>> records = new ArrayList<>(volumes);
         records.addAll(latencies);
-        records.add(AdminResponse.record("journal",
-            "commits", Long.toString(controller.journal().commitCount()),
-            "batches", Long.toString(controller.journal().batchCount()),
-            "checkpoints", Long.toString(controller.journal().checkpointCount()),
-            "fillPercent", Integer.toString(controller.journal().journalFillPercent())));
+        for (final VolumeAgent agent : controller.volumeAgents())
+        {
+            final Pool pool = controller.pool(agent.state().volumeId());
+            if (pool == null || (onlyName != null && !onlyName.equals(agent.state().name())))
+            {
+                continue;
+            }
+            records.add(AdminResponse.record("journal",
+                "volume", agent.state().name(),
+                "commits", Long.toString(pool.journal().commitCount()),
+                "batches", Long.toString(pool.journal().batchCount()),
+                "checkpoints", Long.toString(pool.journal().checkpointCount()),
+                "fillPercent", Integer.toString(pool.journal().journalFillPercent())));
+        }
         return AdminResponse.ok(records);
     }
 

@@ -11,16 +11,15 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 
-import io.afasim.dedup.DedupContext;
-import io.afasim.dedup.DedupStore;
 import io.afasim.dedup.DedupVolume;
 import io.afasim.dedup.VolumeRedo;
 import io.afasim.journal.IoStatus;
-import io.afasim.journal.ShelfConfig;
 import io.afasim.mirror.CacheContext;
 import io.afasim.mirror.NvmeCache;
 import io.afasim.mirror.WriteCache;
@@ -36,8 +35,8 @@ import org.agrona.concurrent.NanoClock;
 import org.agrona.concurrent.SystemNanoClock;
 
 /**
- * One controller: the storage core recovered from the shelf, a journal agent, one agent per volume,
- * the NBD export and the admin endpoint. Configuration operations (create, delete, mode, online) run as
+ * One controller: the pools of the volumes it owns recovered from the shared shelf (each with its journal
+ * agent), one agent per volume, the NBD export and the admin endpoint. Configuration operations (create, delete, mode, online) run as
  * journalled tasks on the cluster agent ({@link ClusterAgent}, {@link VolumeTasks}): conflicting ones are
  * refused, and a task interrupted by a crash is redone or rolled back at the next start, before the admin
  * endpoint accepts commands.
@@ -49,10 +48,17 @@ public final class Controller implements AutoCloseable
 
     private final ControllerContext ctx;
     private final NanoClock clock = SystemNanoClock.INSTANCE;
-    private final DedupStore store;
+    private final UUID arrayId;
     private final NvmeCache nvme;
-    private final JournalAgent journal;
-    private final AgentRunner journalRunner;
+    /** Pools of the volumes this node owns, by volume id (one disk group per volume, see {@link Pool}). */
+    private final Map<Integer, Pool> pools = new ConcurrentHashMap<>();
+    /** One thread for pool format, open, close and delete (file I/O that must not block an agent). */
+    private final ExecutorService poolWorker = Executors.newSingleThreadExecutor(runnable ->
+    {
+        final Thread thread = new Thread(runnable, "pool-worker");
+        thread.setDaemon(true);
+        return thread;
+    });
     private final Map<String, VolumeAgent> volumesByName = new ConcurrentHashMap<>();
     private final Map<VolumeAgent, AgentRunner> runners = new ConcurrentHashMap<>();
     private final AtomicLong errorCount = new AtomicLong();
@@ -71,10 +77,10 @@ public final class Controller implements AutoCloseable
     private AdminServer admin;
     private final long startedMs = System.currentTimeMillis();
 
-    private Controller(final ControllerContext ctx, final DedupStore store, final NvmeCache nvme)
+    private Controller(final ControllerContext ctx, final UUID arrayId, final NvmeCache nvme)
     {
         this.ctx = ctx;
-        this.store = store;
+        this.arrayId = arrayId;
         this.nvme = nvme;
         this.errorHandler = ex ->
         {
@@ -82,14 +88,12 @@ public final class Controller implements AutoCloseable
             System.err.println("[afasim] controller " + ctx.node() + " error: " + ex);
             ex.printStackTrace(System.err);
         };
-        this.journal = new JournalAgent(store, this::volumeAgents, errorHandler);
-        this.journalRunner = new AgentRunner(idleStrategy(), errorHandler, null, journal);
         this.backend = new StorageBackend(this);
     }
 
     /**
-     * Formats the shelf if the array directory has none, else recovers it; reconciles the volume table;
-     * starts the agents, the NBD export and the admin endpoint.
+     * Opens (recovers) the pools of the volumes this node owns, reconciles its volume table, starts the agents,
+     * the NBD export and the admin endpoint. The shelf is created by the first controller to start.
      */
     public static Controller start(final ControllerContext ctx) throws IOException
     {
@@ -103,33 +107,16 @@ public final class Controller implements AutoCloseable
         Files.createDirectories(ctx.arrayDir());
         Files.createDirectories(ctx.bootDir());
         Files.createDirectories(ctx.runDir());
-        final DedupContext dedupContext = new DedupContext();
-        final DedupStore store;
-        if (Files.exists(ctx.shelfDir().resolve("ssd-00")))
-        {
-            store = DedupStore.open(ctx.shelfDir(), dedupContext);
-        }
-        else
-        {
-            store = DedupStore.format(ctx.shelfDir(), UUID.randomUUID(),
-                new ShelfConfig(ctx.driveCount(), ctx.driveSizeBytes(), ctx.segmentSizeBytes(), ctx.journalSizeBytes()),
-                dedupContext);
-        }
-        final NvmeCache nvme;
-        try
-        {
-            nvme = NvmeCache.openOrCreate(cacheContext(ctx, store));
-        }
-        catch (final RuntimeException ex)
-        {
-            store.close();
-            throw ex;
-        }
-        final Controller controller = new Controller(ctx, store, nvme);
+        final UUID arrayId = ArrayIdentity.loadOrCreate(ctx.shelfDir());
+        final NvmeCache nvme = NvmeCache.openOrCreate(cacheContext(ctx, arrayId));
+        final Controller controller = new Controller(ctx, arrayId, nvme);
         try
         {
             controller.recoverVolumes();
-            AgentRunner.startOnThread(controller.journalRunner);
+            for (final Pool pool : controller.pools.values())
+            {
+                pool.start(controller.idleStrategy(), controller.errorHandler);
+            }
             for (final VolumeAgent agent : controller.volumesByName.values())
             {
                 controller.startAgent(agent);
@@ -180,15 +167,15 @@ public final class Controller implements AutoCloseable
         return ctx.nvmeDir().resolve(arrayId.toString()).resolve("node-" + ctx.node()).resolve("nvme");
     }
 
-    private static CacheContext cacheContext(final ControllerContext ctx, final DedupStore store) throws IOException
+    private static CacheContext cacheContext(final ControllerContext ctx, final UUID arrayId) throws IOException
     {
-        final Path path = nvmePath(ctx, store.shelf().arrayId());
+        final Path path = nvmePath(ctx, arrayId);
         Files.createDirectories(path.getParent());
         return new CacheContext()
             .regionPath(path)
             .regionSizeBytes(ctx.nvmeSizeBytes())
-            .arrayId(store.shelf().arrayId())
-            .nodeId(ctx.node().equals("A") ? 0 : 1)
+            .arrayId(arrayId)
+            .nodeId(ctx.nodeId())
             .destageBatchMax(VolumeAgent.DESTAGE_BATCH_MAX)
             .conclude();
     }
@@ -207,21 +194,26 @@ public final class Controller implements AutoCloseable
         }
     }
 
-    /** Volume table vs storage core: the table is the commit point; unnamed volumes are deleted. */
+    /**
+     * The volume table is the commit point: each entry's pool is opened and recovered; a pool of this node's id
+     * set that neither this table nor the peer's names was being created or deleted at a crash and is removed.
+     */
     private void recoverVolumes() throws IOException
     {
-        final VolumeTable.Contents table = VolumeTable.read(ctx.shelfDir());
+        final VolumeTable.Contents table = VolumeTable.read(ctx.shelfDir(), ctx.node());
         nextVolumeId = table.nextVolumeId();
         tableNextVolumeId = table.nextVolumeId();
         final List<Integer> named = new ArrayList<>();
         for (final VolumeTable.Entry entry : table.entries())
         {
-            final DedupVolume volume = store.volume(entry.volumeId());
-            if (volume == null)
+            final Path poolDir = Pool.directory(ctx.shelfDir(), entry.volumeId());
+            if (!Files.exists(poolDir))
             {
                 throw new IllegalStateException("volume " + entry.name() + " (id " + entry.volumeId() +
-                    ") is in the volume table but not in the storage core");
+                    ") is in the volume table but its pool " + poolDir + " is missing");
             }
+            final Pool pool = Pool.open(poolDir, entry.volumeId(), this::agentsOfPool, errorHandler);
+            pools.put(entry.volumeId(), pool);
             named.add(entry.volumeId());
             tableEntries.put(entry.volumeId(), entry);
             final WriteCache cache = nvme.newWriteCache(entry.volumeId());
@@ -234,7 +226,8 @@ public final class Controller implements AutoCloseable
             }
             register(new VolumeAgent(
                 new VolumeState(entry.volumeId(), entry.name(), entry.sizeBytes(), entry.mode(), entry.online()),
-                volume, cache, ctx.readCacheBytes(), store.redo(entry.volumeId()), ctx.redoBatchBytes(), journal, clock));
+                pool.store().volume(entry.volumeId()), cache, ctx.readCacheBytes(), pool.store().redo(entry.volumeId()),
+                ctx.redoBatchBytes(), pool.journal(), clock));
         }
         for (final int volumeId : nvme.recoveredPending().keySet())
         {
@@ -243,15 +236,31 @@ public final class Controller implements AutoCloseable
                 nvme.discardRecovered(volumeId); // cached changes of a volume deleted before the crash
             }
         }
-        for (final int volumeId : store.volumeIds())
+        removeOrphanPools(named);
+    }
+
+    private void removeOrphanPools(final List<Integer> named) throws IOException
+    {
+        final List<Integer> peerNamed = new ArrayList<>();
+        for (final VolumeTable.Entry entry : VolumeTable.read(ctx.shelfDir(), ctx.peerNode()).entries())
         {
-            if (!named.contains(volumeId))
+            peerNamed.add(entry.volumeId());
+        }
+        final int parity = VolumeTable.firstVolumeId(ctx.node()) & 1;
+        try (var dirs = Files.list(ctx.shelfDir()))
+        {
+            for (final Path dir : (Iterable<Path>)dirs::iterator)
             {
-                System.err.println("[afasim] controller " + ctx.node() + ": volume id " + volumeId +
+                final int volumeId = Pool.volumeIdOf(dir);
+                if (volumeId < 0 || (volumeId & 1) != parity || named.contains(volumeId) || peerNamed.contains(volumeId))
+                {
+                    continue;
+                }
+                System.err.println("[afasim] controller " + ctx.node() + ": pool of volume id " + volumeId +
                     " was being created or deleted at the crash; deleting it");
-                check(store.deleteVolume(volumeId), "delete unnamed volume " + volumeId);
+                Pool.deleteFiles(dir);
+                nextVolumeId = Math.max(nextVolumeId, volumeId + 2);
             }
-            nextVolumeId = Math.max(nextVolumeId, volumeId + 1);
         }
     }
 
@@ -315,14 +324,56 @@ public final class Controller implements AutoCloseable
         return ctx;
     }
 
-    JournalAgent journal()
+    /** The pools this node has open (one per owned volume). */
+    Collection<Pool> pools()
     {
-        return journal;
+        return pools.values();
     }
 
-    DedupStore store()
+    Pool pool(final int volumeId)
     {
-        return store;
+        return pools.get(volumeId);
+    }
+
+    /** The agent of pool {@code volumeId}'s volume, for the pool's checkpoint pause (zero or one). */
+    private Collection<VolumeAgent> agentsOfPool(final int volumeId)
+    {
+        final VolumeAgent agent = agentById(volumeId);
+        return agent == null ? List.of() : List.of(agent);
+    }
+
+    ExecutorService poolWorker()
+    {
+        return poolWorker;
+    }
+
+    UUID arrayId()
+    {
+        return arrayId;
+    }
+
+    /** One line for the start-up message: each pool's recovery report. */
+    String recoverySummary()
+    {
+        final StringBuilder text = new StringBuilder().append(pools.size()).append(" open");
+        for (final Pool pool : pools.values())
+        {
+            text.append("; ").append(pool.volumeId()).append(": ").append(pool.store().recovery());
+        }
+        return text.toString();
+    }
+
+    /** True when any pool's store is fenced after a failed commit. */
+    boolean anyPoolFenced()
+    {
+        for (final Pool pool : pools.values())
+        {
+            if (pool.journal().isStopped())
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     NvmeCache nvme()
@@ -400,18 +451,21 @@ public final class Controller implements AutoCloseable
         return false;
     }
 
+    /** The next id of this node's set (see {@link VolumeTable#firstVolumeId}). */
     int allocateVolumeId()
     {
-        return nextVolumeId++;
+        final int volumeId = nextVolumeId;
+        nextVolumeId += 2;
+        return volumeId;
     }
 
     /** Durably: no volume created later gets an id up to {@code volumeId}. */
     void reserveVolumeId(final int volumeId)
     {
-        nextVolumeId = Math.max(nextVolumeId, volumeId + 1);
+        nextVolumeId = Math.max(nextVolumeId, volumeId + 2);
         if (tableNextVolumeId <= volumeId)
         {
-            tableNextVolumeId = volumeId + 1;
+            tableNextVolumeId = volumeId + 2;
             writeTable();
         }
     }
@@ -424,7 +478,7 @@ public final class Controller implements AutoCloseable
     void putTableEntry(final VolumeTable.Entry entry)
     {
         tableEntries.put(entry.volumeId(), entry);
-        tableNextVolumeId = Math.max(tableNextVolumeId, entry.volumeId() + 1);
+        tableNextVolumeId = Math.max(tableNextVolumeId, entry.volumeId() + 2);
         writeTable();
     }
 
@@ -434,13 +488,57 @@ public final class Controller implements AutoCloseable
         writeTable();
     }
 
-    /** Registers and starts the agent of a volume just created in the storage core. */
-    void startNewAgent(final VolumeState state, final DedupVolume volume, final VolumeRedo redo)
+    /** Formats the pool of a new volume (its disk group, with the volume created and committed in it). */
+    Pool createPool(final int volumeId, final long sizeBytes)
+    {
+        final Pool existing = pools.get(volumeId);
+        if (existing != null)
+        {
+            return existing;
+        }
+        final Path dir = Pool.directory(ctx.shelfDir(), volumeId);
+        try
+        {
+            Pool.deleteFiles(dir); // half-formatted by a crash, or left by a failed create
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException("cannot clear " + dir, ex);
+        }
+        final Pool pool = Pool.format(dir, arrayId, Pool.geometry(ctx, sizeBytes), volumeId,
+            sizeBytes / VolumeAgent.BLOCK_SIZE_BYTES, this::agentsOfPool, errorHandler);
+        pools.put(volumeId, pool);
+        pool.start(idleStrategy(), errorHandler);
+        return pool;
+    }
+
+    /** Closes a pool (its journal agent and drives) and removes its files. */
+    void deletePool(final int volumeId)
+    {
+        final Pool pool = pools.remove(volumeId);
+        if (pool != null)
+        {
+            pool.close();
+        }
+        try
+        {
+            Pool.deleteFiles(Pool.directory(ctx.shelfDir(), volumeId));
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException("cannot delete the pool of volume id " + volumeId, ex);
+        }
+    }
+
+    /** Registers and starts the agent of a volume whose pool is open. */
+    void startNewAgent(final VolumeState state, final Pool pool)
     {
         final WriteCache cache = nvme.newWriteCache(state.volumeId());
         nvme.discardRecovered(state.volumeId());
+        final DedupVolume volume = pool.store().volume(state.volumeId());
+        final VolumeRedo redo = pool.store().redo(state.volumeId());
         final VolumeAgent agent = new VolumeAgent(
-            state, volume, cache, ctx.readCacheBytes(), redo, ctx.redoBatchBytes(), journal, clock);
+            state, volume, cache, ctx.readCacheBytes(), redo, ctx.redoBatchBytes(), pool.journal(), clock);
         register(agent);
         startAgent(agent);
     }
@@ -459,7 +557,7 @@ public final class Controller implements AutoCloseable
     {
         try
         {
-            VolumeTable.write(ctx.shelfDir(),
+            VolumeTable.write(ctx.shelfDir(), ctx.node(),
                 new VolumeTable.Contents(tableNextVolumeId, new ArrayList<>(tableEntries.values())));
         }
         catch (final IOException ex)
@@ -487,8 +585,19 @@ public final class Controller implements AutoCloseable
         {
             CloseHelper.quietClose(runner);
         }
-        CloseHelper.quietClose(journalRunner);
+        poolWorker.shutdown();
+        try
+        {
+            poolWorker.awaitTermination(ADMIN_WAIT_MS, TimeUnit.MILLISECONDS);
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+        }
+        for (final Pool pool : pools.values())
+        {
+            CloseHelper.quietClose(pool);
+        }
         CloseHelper.quietClose(nvme);
-        CloseHelper.quietClose(store);
     }
 }

@@ -190,6 +190,18 @@ public final class ControllerContext
         return this;
     }
 
+    /** The other controller of the pair. */
+    public String peerNode()
+    {
+        return "A".equals(node) ? "B" : "A";
+    }
+
+    /** 0 for A, 1 for B (NVMe region headers, link messages). */
+    public int nodeId()
+    {
+        return "A".equals(node) ? 0 : 1;
+    }
+
     public int nbdPort()
     {
         return nbdPort;

@@ -35,7 +35,7 @@ public final class ControllerMain
         }, "shutdown"));
         System.out.println("[afasim] controller " + ctx.node() + " up: nbd://" + ctx.bindAddress() + ":" +
             controller.nbdPort() + " admin " + ctx.bindAddress() + ":" + controller.adminPort() + " array " +
-            ctx.arrayDir() + " recovery " + controller.store().recovery());
+            ctx.arrayDir() + " pools " + controller.recoverySummary());
         System.out.flush();
         stopped.await();
     }

@@ -12,7 +12,7 @@ import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 
 /**
- * Owns the storage core's shared parts ({@link DedupStore}: metadata journal, checkpoint store,
+ * Owns one pool's ({@link Pool}) shared parts ({@link DedupStore}: metadata journal, checkpoint store,
  * allocator persistence) and is the only thread that touches them. Volume agents hand it their redo
  * batches ({@link #offer}); it drains every batch that has arrived into the journal and commits
  * them with ONE fdatasync (group commit across volumes), then marks each batch durable (or failed:
@@ -32,6 +32,7 @@ final class JournalAgent implements Agent
     static final int QUEUE_CAPACITY = DedupStore.VOLUMES_MAX;
     static final int CHECKPOINT_FILL_PERCENT = 50;
 
+    private final String roleName;
     private final DedupStore store;
     private final Supplier<Collection<VolumeAgent>> volumes;
     private final ErrorHandler errorHandler;
@@ -47,8 +48,11 @@ final class JournalAgent implements Agent
     private volatile long batchCount;
     private volatile long checkpointCount;
 
-    JournalAgent(final DedupStore store, final Supplier<Collection<VolumeAgent>> volumes, final ErrorHandler errorHandler)
+    JournalAgent(
+        final DedupStore store, final Supplier<Collection<VolumeAgent>> volumes, final ErrorHandler errorHandler,
+        final int poolId)
     {
+        this.roleName = "journal-" + poolId;
         this.store = store;
         this.volumes = volumes;
         this.errorHandler = errorHandler;
@@ -57,7 +61,7 @@ final class JournalAgent implements Agent
     @Override
     public String roleName()
     {
-        return "journal";
+        return roleName;
     }
 
     /** From a volume agent: false when the queue is full (the agent retries). */

@@ -12,8 +12,9 @@ import java.util.List;
 import java.util.zip.CRC32C;
 
 /**
- * The array's volume table: name, id, size, write mode and online state of every volume, in a text
- * file beside the shelf drives ({@code shelf/volumes.conf}), replaced atomically (write a temporary
+ * A controller's volume table: name, id, size, write mode and online state of every volume it owns, in a
+ * text file on the shared shelf ({@code shelf/volumes-A.conf}, {@code volumes-B.conf}: each controller writes
+ * only its own, and reads the peer's to know the volumes it forwards to), replaced atomically (write a temporary
  * file, fsync, rename, fsync the directory) and checksummed.
  *
  * <pre>
@@ -24,12 +25,12 @@ import java.util.zip.CRC32C;
  * crc32c 1a2b3c4d            (crc32c of every byte before this line)
  * </pre>
  *
- * The table is the commit point of volume create and delete: a volume in the storage core that the
- * table does not name was never acknowledged to an operator and is deleted at start.
+ * The table is the commit point of volume create and delete: a pool ({@link Pool}) of this node's id set that
+ * neither table names was never acknowledged to an operator and is deleted at start.
  */
 final class VolumeTable
 {
-    static final String FILE_NAME = "volumes.conf";
+    static final String FILE_PREFIX = "volumes-";
     static final String MAGIC = "afasim-volumes";
     static final int VERSION = 1;
 
@@ -45,12 +46,27 @@ final class VolumeTable
     {
     }
 
-    static Contents read(final Path directory) throws IOException
+    /** The table of the volumes {@code node} owns: {@code volumes-<node>.conf}. */
+    static String fileName(final String node)
     {
-        final Path file = directory.resolve(FILE_NAME);
+        return FILE_PREFIX + node + ".conf";
+    }
+
+    /**
+     * Volume ids are allocated per node from disjoint sets (A even from 2, B odd from 1), so the two
+     * controllers never hand out the same id without talking to each other.
+     */
+    static int firstVolumeId(final String node)
+    {
+        return "A".equals(node) ? 2 : 1;
+    }
+
+    static Contents read(final Path directory, final String node) throws IOException
+    {
+        final Path file = directory.resolve(fileName(node));
         if (!Files.exists(file))
         {
-            return new Contents(1, List.of());
+            return new Contents(firstVolumeId(node), List.of());
         }
         final String text = Files.readString(file, StandardCharsets.UTF_8);
         final int crcAt = text.lastIndexOf("crc32c ");
@@ -86,7 +102,7 @@ final class VolumeTable
         return new Contents(nextId, entries);
     }
 
-    static void write(final Path directory, final Contents contents) throws IOException
+    static void write(final Path directory, final String node, final Contents contents) throws IOException
     {
         final StringBuilder body = new StringBuilder();
         body.append(MAGIC).append(' ').append(VERSION).append('\n');
@@ -98,14 +114,14 @@ final class VolumeTable
                 .append(entry.online() ? "online" : "offline").append('\n');
         }
         final String text = body + "crc32c " + checksum(body.toString()) + "\n";
-        final Path temporary = directory.resolve(FILE_NAME + ".tmp");
+        final Path temporary = directory.resolve(fileName(node) + ".tmp");
         try (FileChannel channel = FileChannel.open(temporary,
             StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING))
         {
             channel.write(java.nio.ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8)));
             channel.force(true);
         }
-        Files.move(temporary, directory.resolve(FILE_NAME), StandardCopyOption.ATOMIC_MOVE);
+        Files.move(temporary, directory.resolve(fileName(node)), StandardCopyOption.ATOMIC_MOVE);
         try (FileChannel dir = FileChannel.open(directory, StandardOpenOption.READ))
         {
             dir.force(true);

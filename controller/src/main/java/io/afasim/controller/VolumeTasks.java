@@ -4,9 +4,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-import io.afasim.dedup.DedupVolume;
-import io.afasim.dedup.VolumeRedo;
-import io.afasim.journal.IoStatus;
 import io.afasim.utmd.RecoveryPolicy;
 import io.afasim.utmd.StepOutcome;
 import io.afasim.utmd.TaskContext;
@@ -21,20 +18,20 @@ import io.afasim.utmd.TaskType;
  * <pre>
  *  type (id)             policy        steps (apply / undo)
  *  volume-create (1)     ROLL_BACK     1 reserve-id        table next-id past the new id    / -
- *                                      2 create-in-core    store create + commit (journal)  / store delete
+ *                                      2 create-in-core    format the pool, create + commit / delete the pool
  *                                      3 start-agent       write cache, agent, NBD export   / quiesce, stop agent
  *                                      4 write-table       add the table entry (commit)     / remove the entry
  *  volume-delete (2)     REDO_FORWARD  1 take-offline      quiesce, volume offline          / -
  *                                      2 remove-from-table drop the table entry (commit)    / -
  *                                      3 stop-agent        quiesce, stop agent, drop cache  / -
- *                                      4 delete-in-core    store delete (journal agent)     / -
+ *                                      4 delete-in-core    close and delete the pool        / -
  *  volume-offline (3)    REDO_FORWARD  1 write-table       entry says offline               / entry says online
  *  volume-online (4)                   2 quiesce-and-apply quiesce, volume state follows    / -
  *  volume-set-mode (5)   REDO_FORWARD  1 write-table       entry has the new mode           / entry has the old mode
  *                                      2 quiesce-and-switch quiesce (destage first for wt), switch the cache mode / -
  * </pre>
  *
- * Why these policies and this order. The volume table ({@code shelf/volumes.conf}) is the durable truth; at
+ * Why these policies and this order. The volume table ({@code shelf/volumes-<node>.conf}) is the durable truth; at
  * start the controller builds its agents from it (and deletes storage-core volumes it does not name). What a
  * step does in memory (an agent's mode, a running agent) is lost in a crash and rebuilt from the table, so
  * a REDO_FORWARD task, which resumes after its last completed step, writes the table first and then makes the
@@ -269,34 +266,14 @@ final class VolumeTasks
     {
         final int volumeId = Integer.parseInt(arg(ctx, "id"));
         final long sizeBytes = Long.parseLong(arg(ctx, "sizeBytes"));
-        final ClusterAgent.AgentReply reply = cluster.awaitReply(ctx, r -> onJournal(r, () ->
-        {
-            if (controller.store().volume(volumeId) == null)
-            {
-                controller.store().createVolume(volumeId, sizeBytes / VolumeAgent.BLOCK_SIZE_BYTES);
-            }
-            final long durable = controller.store().commitVolume(volumeId);
-            r.complete(durable < 0 ? "commit failed: " + IoStatus.name(durable) : null, null);
-        }));
-        return outcome(ctx, reply);
+        return outcome(ctx, cluster.awaitReply(ctx, r -> onPoolWorker(r, () -> controller.createPool(volumeId, sizeBytes))));
     }
 
     private StepOutcome deleteInCore(final TaskContext ctx)
     {
         final int volumeId = Integer.parseInt(arg(ctx, "id"));
         controller.nvme().discardRecovered(volumeId);
-        final ClusterAgent.AgentReply reply = cluster.awaitReply(ctx, r -> onJournal(r, () ->
-        {
-            if (controller.store().volume(volumeId) == null)
-            {
-                r.complete(null, null);
-                return;
-            }
-            final int status = controller.store().deleteVolume(volumeId);
-            r.complete(status == IoStatus.OK ? null :
-                "space not freed: " + IoStatus.name(status) + " (freed at the next start)", null);
-        }));
-        return outcome(ctx, reply);
+        return outcome(ctx, cluster.awaitReply(ctx, r -> onPoolWorker(r, () -> controller.deletePool(volumeId))));
     }
 
     private StepOutcome startAgent(final TaskContext ctx)
@@ -307,19 +284,14 @@ final class VolumeTasks
             return StepOutcome.DONE;
         }
         final int volumeId = Integer.parseInt(arg(ctx, "id"));
-        final ClusterAgent.AgentReply reply = cluster.awaitReply(ctx, r -> onJournal(r, () ->
+        final Pool pool = controller.pool(volumeId);
+        if (pool == null)
         {
-            final DedupVolume volume = controller.store().volume(volumeId);
-            r.complete(volume == null ? "volume id " + volumeId + " is not in the storage core" : null,
-                volume == null ? null : new Object[] {volume, controller.store().redo(volumeId)});
-        }));
-        if (reply == null || reply.failure() != null)
-        {
-            return outcome(ctx, reply);
+            ctx.failureReason("volume id " + volumeId + " has no pool");
+            return StepOutcome.FAILED;
         }
-        final Object[] core = (Object[])reply.value();
         controller.startNewAgent(new VolumeState(volumeId, name, Long.parseLong(arg(ctx, "sizeBytes")),
-            WriteModeSetting.parse(arg(ctx, "mode")), true), (DedupVolume)core[0], (VolumeRedo)core[1]);
+            WriteModeSetting.parse(arg(ctx, "mode")), true), pool);
         return StepOutcome.DONE;
     }
 
@@ -442,22 +414,21 @@ final class VolumeTasks
         return StepOutcome.DONE;
     }
 
-    private void onJournal(final ClusterAgent.AgentReply reply, final Runnable work)
+    /** Pool formatting, opening and deletion do file I/O and fdatasyncs: on the pool worker, never on this agent. */
+    private void onPoolWorker(final ClusterAgent.AgentReply reply, final Runnable work)
     {
-        if (!controller.journal().execute(() ->
+        controller.poolWorker().execute(() ->
         {
             try
             {
                 work.run();
+                reply.complete(null, null);
             }
             catch (final RuntimeException ex)
             {
                 reply.complete("failed: " + ex.getMessage(), null);
             }
-        }))
-        {
-            reply.complete("the journal agent is busy, try again", null);
-        }
+        });
     }
 
     private void quiesce(

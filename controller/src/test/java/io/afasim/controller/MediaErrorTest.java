@@ -48,6 +48,7 @@ class MediaErrorTest
         controller = Controller.start(ctx);
         final ClusterAgent.TaskOutcome created = controller.createVolume("m", 8L << 20, WriteModeSetting.WT);
         assertTrue(created.ok(), created.message());
+        final int volumeId = controller.agentByName("m").state().volumeId();
         final byte[] block = new byte[BLOCK];
         try (NbdClient client = NbdClient.connect("127.0.0.1", controller.nbdPort(), "m"))
         {
@@ -56,9 +57,9 @@ class MediaErrorTest
                 Arrays.fill(block, (byte)(lba + 1));
                 client.write((long)lba * BLOCK, block, 0, BLOCK, 0); // acknowledged = durable (WT)
             }
-            for (int i = 0; i < controller.store().shelf().driveCount(); i++)
+            for (int i = 0; i < controller.pool(volumeId).store().shelf().driveCount(); i++)
             {
-                final Drive drive = controller.store().shelf().drive(i);
+                final Drive drive = controller.pool(volumeId).store().shelf().drive(i);
                 drive.faults().failNextSyncs(1000);
             }
             Arrays.fill(block, (byte)0x77);
@@ -66,9 +67,9 @@ class MediaErrorTest
             assertEquals(HostRequest.EIO, failed.errno());
             assertThrows(NbdException.class, () -> client.write(BLOCK, block, 0, BLOCK, 0),
                 "the volume stays fenced: nothing more is acknowledged");
-            for (int i = 0; i < controller.store().shelf().driveCount(); i++)
+            for (int i = 0; i < controller.pool(volumeId).store().shelf().driveCount(); i++)
             {
-                controller.store().shelf().drive(i).faults().clear();
+                controller.pool(volumeId).store().shelf().drive(i).faults().clear();
             }
             // the drives work again, but the records that referenced the dropped blocks must never commit
             assertThrows(NbdException.class, () -> client.write(10L * BLOCK, block, 0, BLOCK, 0),

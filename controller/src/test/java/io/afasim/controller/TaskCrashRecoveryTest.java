@@ -273,7 +273,7 @@ class TaskCrashRecoveryTest
     /** Volume table, storage core and agents agree; returns the table by name. */
     Map<String, VolumeTable.Entry> assertConsistent(final String what) throws Exception
     {
-        final VolumeTable.Contents contents = VolumeTable.read(ctx.shelfDir());
+        final VolumeTable.Contents contents = VolumeTable.read(ctx.shelfDir(), ctx.node());
         final Map<String, VolumeTable.Entry> table = new TreeMap<>();
         final TreeSet<Integer> tableIds = new TreeSet<>();
         for (final VolumeTable.Entry entry : contents.entries())
@@ -282,14 +282,21 @@ class TaskCrashRecoveryTest
             tableIds.add(entry.volumeId());
             assertTrue(entry.volumeId() < contents.nextVolumeId(), what + ": next-id " + contents.nextVolumeId());
         }
-        final CompletableFuture<int[]> ids = new CompletableFuture<>();
-        assertTrue(controller.journal().execute(() -> ids.complete(controller.store().volumeIds())));
         final TreeSet<Integer> coreIds = new TreeSet<>();
-        for (final int id : ids.get(WAIT_MS, TimeUnit.MILLISECONDS))
+        for (final Pool pool : controller.pools())
         {
-            coreIds.add(id);
+            coreIds.add(pool.volumeId());
+            final int[] inPool = pool.store().volumeIds(); // read while the pool's journal agent is idle
+            assertEquals(1, inPool.length, what + ": pool " + pool.volumeId() + " holds one volume");
+            assertEquals(pool.volumeId(), inPool[0], what);
         }
-        assertEquals(tableIds, coreIds, what + ": volume table vs storage core");
+        final TreeSet<Integer> poolDirs = new TreeSet<>();
+        try (var dirs = java.nio.file.Files.list(ctx.shelfDir()))
+        {
+            dirs.map(Pool::volumeIdOf).filter(id -> id >= 0).forEach(poolDirs::add);
+        }
+        assertEquals(tableIds, coreIds, what + ": volume table vs open pools");
+        assertEquals(tableIds, poolDirs, what + ": volume table vs pool directories on the shelf");
         final TreeSet<Integer> agentIds = new TreeSet<>();
         for (final VolumeAgent agent : controller.volumeAgents())
         {

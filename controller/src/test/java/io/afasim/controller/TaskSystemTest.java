@@ -70,7 +70,7 @@ class TaskSystemTest
             final String volumes = ok(controller, "volume", "list").out();
             assertTrue(volumes.contains("keep") && volumes.contains("wt"), volumes);
             assertFalse(volumes.contains("fresh"), volumes);
-            final VolumeTable.Contents table = VolumeTable.read(ctx.shelfDir());
+            final VolumeTable.Contents table = VolumeTable.read(ctx.shelfDir(), ctx.node());
             assertEquals(1, table.entries().size(), table.toString());
             assertEquals(WriteModeSetting.WT, table.entries().get(0).mode(), table.toString());
             // the rolled-back id stays reserved: the next volume gets a new one
