@@ -60,7 +60,29 @@ public final class ControllerContext
     /** Upper bound of {@link #TEST_STEP_DELAY_MS_PROP_NAME}. */
     public static final long TEST_STEP_DELAY_MS_MAX = 60_000;
 
+    /** 2 (default): a controller pair, linked over Aeron; 1: this controller alone (no link, no peer). */
+    public static final String CONTROLLERS_PROP_NAME = "afasim.controllers";
+    public static final int CONTROLLERS_DEFAULT = 2;
+    /** This controller's link endpoint (UDP host:port the peer sends to). */
+    public static final String LINK_ENDPOINT_PROP_NAME = "afasim.link.endpoint";
+    /** The peer controller's link endpoint. */
+    public static final String LINK_PEER_ENDPOINT_PROP_NAME = "afasim.link.peerEndpoint";
+    /** Default link endpoints: A listens on 127.0.0.1:7411, B on 127.0.0.1:7412. */
+    public static final int LINK_PORT_A_DEFAULT = 7411;
+    public static final int LINK_PORT_B_DEFAULT = 7412;
+    /** Interval of the disk heartbeat (quorum file) and of membership checks. */
+    public static final String HEARTBEAT_INTERVAL_MS_PROP_NAME = "afasim.heartbeat.intervalMs";
+    public static final long HEARTBEAT_INTERVAL_MS_DEFAULT = 100;
+    /** A peer whose disk heartbeat has not advanced for this long (and whose link is down) is down. */
+    public static final String PEER_TIMEOUT_MS_PROP_NAME = "afasim.peer.timeoutMs";
+    public static final long PEER_TIMEOUT_MS_DEFAULT = 1_000;
+
     private Path arrayDir = pathProperty(ARRAY_DIR_PROP_NAME);
+    private int controllers = Integer.getInteger(CONTROLLERS_PROP_NAME, CONTROLLERS_DEFAULT);
+    private String linkEndpoint = System.getProperty(LINK_ENDPOINT_PROP_NAME);
+    private String linkPeerEndpoint = System.getProperty(LINK_PEER_ENDPOINT_PROP_NAME);
+    private long heartbeatIntervalMs = Long.getLong(HEARTBEAT_INTERVAL_MS_PROP_NAME, HEARTBEAT_INTERVAL_MS_DEFAULT);
+    private long peerTimeoutMs = Long.getLong(PEER_TIMEOUT_MS_PROP_NAME, PEER_TIMEOUT_MS_DEFAULT);
     private String node = System.getProperty(NODE_PROP_NAME, NODE_DEFAULT);
     private int nbdPort = Integer.getInteger(NBD_PORT_PROP_NAME, NBD_PORT_DEFAULT);
     private int adminPort = Integer.getInteger(ADMIN_PORT_PROP_NAME, ADMIN_PORT_DEFAULT);
@@ -95,6 +117,30 @@ public final class ControllerContext
         if (!node.equals("A") && !node.equals("B"))
         {
             throw new IllegalArgumentException(NODE_PROP_NAME + "=" + node + " must be A or B");
+        }
+        if (controllers != 1 && controllers != 2)
+        {
+            throw new IllegalArgumentException(CONTROLLERS_PROP_NAME + "=" + controllers + " must be 1 or 2");
+        }
+        if (linkEndpoint == null)
+        {
+            linkEndpoint = "127.0.0.1:" + ("A".equals(node) ? LINK_PORT_A_DEFAULT : LINK_PORT_B_DEFAULT);
+        }
+        if (linkPeerEndpoint == null)
+        {
+            linkPeerEndpoint = "127.0.0.1:" + ("A".equals(node) ? LINK_PORT_B_DEFAULT : LINK_PORT_A_DEFAULT);
+        }
+        checkEndpoint(LINK_ENDPOINT_PROP_NAME, linkEndpoint);
+        checkEndpoint(LINK_PEER_ENDPOINT_PROP_NAME, linkPeerEndpoint);
+        if (heartbeatIntervalMs < 10 || heartbeatIntervalMs > 10_000)
+        {
+            throw new IllegalArgumentException(HEARTBEAT_INTERVAL_MS_PROP_NAME + "=" + heartbeatIntervalMs +
+                " must be in [10, 10000] ms");
+        }
+        if (peerTimeoutMs < 3 * heartbeatIntervalMs)
+        {
+            throw new IllegalArgumentException(PEER_TIMEOUT_MS_PROP_NAME + "=" + peerTimeoutMs +
+                " must be at least 3 heartbeat intervals (" + 3 * heartbeatIntervalMs + " ms)");
         }
         checkPort(NBD_PORT_PROP_NAME, nbdPort);
         checkPort(ADMIN_PORT_PROP_NAME, adminPort);
@@ -142,12 +188,44 @@ public final class ControllerContext
         }
     }
 
+    private static void checkEndpoint(final String name, final String endpoint)
+    {
+        final int colon = endpoint.lastIndexOf(':');
+        int port = -1;
+        if (colon > 0)
+        {
+            try
+            {
+                port = Integer.parseInt(endpoint.substring(colon + 1));
+            }
+            catch (final NumberFormatException ex)
+            {
+                port = -1;
+            }
+        }
+        if (port < 1 || port > 65535)
+        {
+            throw new IllegalArgumentException(name + "=" + endpoint + " must be host:port with a UDP port in [1, 65535]");
+        }
+    }
+
     /** The settings as {@code -Dname=value} arguments for a controller JVM. */
     public List<String> toSystemPropertyArguments()
     {
         final List<String> args = new ArrayList<>();
         args.add("-D" + ARRAY_DIR_PROP_NAME + "=" + arrayDir);
         args.add("-D" + NODE_PROP_NAME + "=" + node);
+        args.add("-D" + CONTROLLERS_PROP_NAME + "=" + controllers);
+        if (linkEndpoint != null)
+        {
+            args.add("-D" + LINK_ENDPOINT_PROP_NAME + "=" + linkEndpoint);
+        }
+        if (linkPeerEndpoint != null)
+        {
+            args.add("-D" + LINK_PEER_ENDPOINT_PROP_NAME + "=" + linkPeerEndpoint);
+        }
+        args.add("-D" + HEARTBEAT_INTERVAL_MS_PROP_NAME + "=" + heartbeatIntervalMs);
+        args.add("-D" + PEER_TIMEOUT_MS_PROP_NAME + "=" + peerTimeoutMs);
         args.add("-D" + NBD_PORT_PROP_NAME + "=" + nbdPort);
         args.add("-D" + ADMIN_PORT_PROP_NAME + "=" + adminPort);
         args.add("-D" + BIND_ADDRESS_PROP_NAME + "=" + bindAddress);
@@ -188,6 +266,68 @@ public final class ControllerContext
     {
         this.node = node;
         return this;
+    }
+
+    /** 1 or 2, see {@link #CONTROLLERS_PROP_NAME}. */
+    public int controllers()
+    {
+        return controllers;
+    }
+
+    public ControllerContext controllers(final int controllers)
+    {
+        this.controllers = controllers;
+        return this;
+    }
+
+    public String linkEndpoint()
+    {
+        return linkEndpoint;
+    }
+
+    public ControllerContext linkEndpoint(final String linkEndpoint)
+    {
+        this.linkEndpoint = linkEndpoint;
+        return this;
+    }
+
+    public String linkPeerEndpoint()
+    {
+        return linkPeerEndpoint;
+    }
+
+    public ControllerContext linkPeerEndpoint(final String linkPeerEndpoint)
+    {
+        this.linkPeerEndpoint = linkPeerEndpoint;
+        return this;
+    }
+
+    public long heartbeatIntervalMs()
+    {
+        return heartbeatIntervalMs;
+    }
+
+    public ControllerContext heartbeatIntervalMs(final long heartbeatIntervalMs)
+    {
+        this.heartbeatIntervalMs = heartbeatIntervalMs;
+        return this;
+    }
+
+    public long peerTimeoutMs()
+    {
+        return peerTimeoutMs;
+    }
+
+    public ControllerContext peerTimeoutMs(final long peerTimeoutMs)
+    {
+        this.peerTimeoutMs = peerTimeoutMs;
+        return this;
+    }
+
+    /** This node's Aeron directory (cleaned on start): beside its NVMe region on /dev/shm. */
+    public Path aeronDir(final java.util.UUID arrayId)
+    {
+        return nvmeDir.resolve(arrayId.toString()).resolve("node-" + node).resolve("aeron");
     }
 
     /** The other controller of the pair. */

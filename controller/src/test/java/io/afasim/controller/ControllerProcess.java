@@ -39,6 +39,7 @@ final class ControllerProcess implements AutoCloseable
         final Path nvmeParent = Files.isDirectory(shm) ? shm : arrayDir;
         return new ControllerContext()
             .arrayDir(arrayDir)
+            .controllers(1)
             .nvmeDir(nvmeParent.resolve("afasim-test-" + ProcessHandle.current().pid() + "-" + System.nanoTime()))
             .nvmeSizeBytes(32L << 20)
             .nbdPort(0)
