@@ -1,0 +1,99 @@
+package io.afasim.mirror;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+
+import org.agrona.DirectBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The peer's mirror copies follow the owner's write cache through the {@link MirrorSink} seam. */
+class MirrorStoreTest
+{
+    @TempDir
+    Path dir;
+
+    private NvmeCache owner;
+    private MirrorStore mirror;
+    private WriteCache cache;
+    private final UnsafeBuffer block = new UnsafeBuffer(new byte[TestSupport.BLOCK]);
+    private final DestageConsumer nothing = new DestageConsumer()
+    {
+        public void onPage(final int volumeId, final long lba, final long sequence, final DirectBuffer page,
+            final int offset)
+        {
+        }
+
+        public void onUnmap(final int volumeId, final long lba, final int blockCount, final long sequence,
+            final boolean zeroes)
+        {
+        }
+
+        public void onCorruptPage(final int volumeId, final long lba, final long sequence)
+        {
+        }
+    };
+
+    @BeforeEach
+    void open()
+    {
+        owner = NvmeCache.openOrCreate(TestSupport.smallContext(dir.resolve("owner")).conclude());
+        mirror = new MirrorStore(TestSupport.smallContext(dir.resolve("peer")).nodeId(1).conclude());
+        cache = owner.newWriteCache(0);
+        cache.mirrorSink(new MirrorSink()
+        {
+            public void onPageWritten(final int volumeId, final long sequence, final DirectBuffer entry,
+                final int entryOffset, final DirectBuffer page, final int pageOffset)
+            {
+                assertTrue(mirror.putPage(volumeId, sequence, entry, entryOffset, page, pageOffset));
+            }
+
+            public void onRecordWritten(final int volumeId, final long sequence, final DirectBuffer entry,
+                final int entryOffset)
+            {
+                assertTrue(mirror.putRecord(volumeId, sequence, entry, entryOffset));
+            }
+
+            public void onReleased(final int volumeId, final long sequence)
+            {
+                mirror.invalidate(volumeId, sequence);
+            }
+        });
+    }
+
+    @AfterEach
+    void close()
+    {
+        mirror.close();
+        owner.close();
+    }
+
+    @Test
+    void theMirrorHoldsExactlyTheOwnersUndestagedChanges()
+    {
+        for (int lba = 0; lba < 20; lba++)
+        {
+            TestSupport.fill(block, 0, 0, lba, 1);
+            assertEquals(CacheStatus.OK, cache.write(lba, block, 0));
+        }
+        TestSupport.fill(block, 0, 0, 3, 2);
+        assertEquals(CacheStatus.OK, cache.write(3, block, 0)); // supersedes: the older copy is invalidated
+        assertEquals(CacheStatus.OK, cache.trim(40, 4));
+        assertEquals(20, mirror.pageCount(), "one copy per cached page");
+        assertEquals(1, mirror.recordCount());
+
+        final long batch = cache.destageBatch(8, nothing);
+        cache.onDestaged(batch);
+        assertEquals(20 - 8, mirror.pageCount(), "destaged changes are dropped by the peer");
+
+        assertEquals(12 + 1, mirror.discardVolume(0));
+        assertEquals(0, mirror.pageCount());
+        assertEquals(0, mirror.recordCount());
+        assertEquals(0, mirror.overflowCount());
+    }
+}
