@@ -231,6 +231,11 @@ final class AdminServer implements AutoCloseable
             "checkpoints", Long.toString(checkpoints),
             "errors", Long.toString(controller.errorCount()),
             "tasks", controller.cluster().isStopped() ? "stopped" : "up",
+            "peer", controller.context().controllers() == 1 ? "-" : controller.context().peerNode(),
+            "peerState", controller.membership().state().name().toLowerCase(java.util.Locale.ROOT),
+            "peerDiskBeatAgeMs", Long.toString(controller.membership().lastPeerBeatAgeMs()),
+            "link", controller.link().isUp() ? "up" : "down",
+            "linkEpoch", Long.toString(controller.link().epoch()),
             "adminProtocol", Integer.toString(AdminProtocol.VERSION)));
         records.addAll(volumeRecords(null));
         return AdminResponse.ok(records);
@@ -252,7 +257,8 @@ final class AdminServer implements AutoCloseable
                 "name", state.name(),
                 "id", Integer.toString(state.volumeId()),
                 "sizeBytes", Long.toString(state.sizeBytes()),
-                "mode", state.mode().label(),
+                "mode", state.configuredMode().label(),
+                "runningMode", state.mode().label(),
                 "state", state.online() ? "online" : "offline",
                 "owner", controller.context().node(),
                 "export", "nbd://" + controller.context().bindAddress() + ":" + controller.nbdPort() + "/" + state.name()));
@@ -280,6 +286,17 @@ final class AdminServer implements AutoCloseable
             {
                 return AdminResponse.error("volume " + agent.state().name() + ": no statistics: " + ex);
             }
+            final Histogram mirrorWait = agent.mirrorLatencySnapshot();
+            latencies.add(AdminResponse.record("latency",
+                "volume", agent.state().name(),
+                "layer", "mirror",
+                "count", Long.toString(mirrorWait.getTotalCount()),
+                "p50Us", micros(mirrorWait.getValueAtPercentile(50)),
+                "p99Us", micros(mirrorWait.getValueAtPercentile(99)),
+                "p999Us", micros(mirrorWait.getValueAtPercentile(99.9)),
+                "maxUs", micros(mirrorWait.getMaxValue()),
+                "inFlight", "-",
+                "parked", "-"));
             for (final LayerId id : LayerId.TOP_DOWN)
             {
                 if (id == LayerId.DRIVE)
@@ -338,6 +355,9 @@ final class AdminServer implements AutoCloseable
             "dedupRatio", String.format("%.2f", volume.dedupRatio()),
             "metadataBytes", Long.toString(volume.metadataBytes()),
             "cacheDirtyBytes", Long.toString(agent.cache().dirtyBytes()),
+            "mirrorSent", Long.toString(agent.mirror().sentCount()),
+            "mirrorQueueFull", Long.toString(agent.mirror().refusedCount()),
+            "mirrorInvalidateLost", Long.toString(agent.mirror().invalidateLostCount()),
             "cacheHits", Long.toString(agent.cache().hitCount()),
             "cacheBackPressure", Long.toString(agent.cache().backPressureCount()),
             "cacheCorruptPages", Long.toString(agent.corruptPageCount()),

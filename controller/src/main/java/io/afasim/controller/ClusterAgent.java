@@ -76,6 +76,7 @@ final class ClusterAgent implements Agent
     private final ParameterSet parameters = new ParameterSet(trace);
     private final StateMachineRunner runner;
     private final TaskTypeRegistry types = new TaskTypeRegistry();
+    private java.util.function.LongToIntFunction duty = nowNs -> 0;
     private final TaskManager taskManager;
     private final TaskJournal journal;
     private final ManyToOneConcurrentArrayQueue<Runnable> commands =
@@ -120,6 +121,18 @@ final class ClusterAgent implements Agent
             .boundaryHook(hook));
     }
 
+    /** Before start: periodic work on this thread (membership heartbeats); returns the work done. */
+    void duty(final java.util.function.LongToIntFunction duty)
+    {
+        this.duty = duty;
+    }
+
+    /** On this agent's thread: submits a task nobody waits for (membership's mode changes); outcome in the task list. */
+    void submitInternal(final Prepared prepared)
+    {
+        onSubmit(() -> prepared, new CompletableFuture<>());
+    }
+
     /** Before start: the task types this agent runs (the journal may name them). */
     void register(final TaskType type)
     {
@@ -158,6 +171,7 @@ final class ClusterAgent implements Agent
         {
             nowNs = clock.nanoTime();
             int work = commands.drain(Runnable::run, COMMANDS_PER_DO_WORK_MAX);
+            work += duty.applyAsInt(nowNs);
             work += deliverReplies(nowNs);
             work += runner.doWork(nowNs);
             final int taskWork = taskManager.doWork(nowNs);
@@ -449,7 +463,7 @@ final class ClusterAgent implements Agent
         waiters.put(submitResult.taskId(), new TaskWaiter(submitResult.taskId(), prepared.successMessage(), future));
     }
 
-    private boolean isBusy(final String conflictKey)
+    boolean isBusy(final String conflictKey)
     {
         if (conflictKey == null)
         {

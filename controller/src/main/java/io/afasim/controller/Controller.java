@@ -62,6 +62,17 @@ public final class Controller implements AutoCloseable
     private final Map<String, VolumeAgent> volumesByName = new ConcurrentHashMap<>();
     private final Map<VolumeAgent, AgentRunner> runners = new ConcurrentHashMap<>();
     private final AtomicLong errorCount = new AtomicLong();
+    /** The inter-controller link ({@link PeerLink#NONE} when this controller runs alone). */
+    private PeerLink link = PeerLink.NONE;
+    private QuorumArea quorum;
+    private Forwarder forwarder;
+    private ForwardTarget forwardTarget;
+    /** The peer's volume table as last read (cluster agent refreshes it every heartbeat); exported and forwarded. */
+    private volatile List<VolumeTable.Entry> peerVolumes = List.of();
+    private long peerTableModifiedMs = -1;
+    private Membership membership;
+    /** Per volume id: not before this time does the mirror duty submit another mirror-mode task for it. */
+    private final org.agrona.collections.Long2LongHashMap mirrorRetryNs = new org.agrona.collections.Long2LongHashMap(0);
     private final ErrorHandler errorHandler;
     private final StorageBackend backend;
     private volatile VolumeAgent[] agentsById = new VolumeAgent[1];
@@ -76,6 +87,8 @@ public final class Controller implements AutoCloseable
     private NbdServer nbd;
     private AdminServer admin;
     private final long startedMs = System.currentTimeMillis();
+    /** This process's identity in the quorum area and on the link (a restarted controller is a new instance). */
+    private final long instanceId = new java.security.SecureRandom().nextLong();
 
     private Controller(final ControllerContext ctx, final UUID arrayId, final NvmeCache nvme)
     {
@@ -89,6 +102,8 @@ public final class Controller implements AutoCloseable
             ex.printStackTrace(System.err);
         };
         this.backend = new StorageBackend(this);
+        this.forwarder = new Forwarder(link);
+        this.forwardTarget = new ForwardTarget(backend, link);
     }
 
     /**
@@ -140,6 +155,34 @@ public final class Controller implements AutoCloseable
     {
         cluster = new ClusterAgent(ctx.bootDir(), clock, errorHandler, hook, ctx.testStepDelayMs());
         tasks = new VolumeTasks(this, cluster);
+        quorum = new QuorumArea(ctx.shelfDir(), ctx.nodeId(), instanceId);
+        membership = new Membership(quorum, link, new Membership.Listener()
+        {
+            @Override
+            public void onPeerLost(final Membership.PeerState state, final String reason)
+            {
+                System.out.println("[afasim] controller " + ctx.node() + ": peer " + ctx.peerNode() + " " +
+                    state + " (" + reason + "); WB volumes continue in 1-way-WB");
+            }
+
+            @Override
+            public void onPeerBack(final long epoch)
+            {
+                System.out.println("[afasim] controller " + ctx.node() + ": peer " + ctx.peerNode() +
+                    " up, link epoch " + epoch + "; resynchronising the mirror of WB volumes");
+            }
+        }, errorHandler, ctx.heartbeatIntervalMs(), ctx.peerTimeoutMs(), ctx.controllers() == 1, clock.nanoTime());
+        cluster.duty(nowNs ->
+        {
+            final int work = membership.doWork(nowNs);
+            if (work == 0)
+            {
+                return 0;
+            }
+            refreshPeerVolumes();
+            return work + reconcileMirrors(nowNs) +
+                forwarder.onDuty(membership.isPeerLost() && membership.state() == Membership.PeerState.DOWN);
+        });
         clusterRunner = new AgentRunner(idleStrategy(), errorHandler, null, cluster);
         AgentRunner.startOnThread(clusterRunner);
         final long deadlineNs = clock.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ADMIN_WAIT_MS);
@@ -227,7 +270,7 @@ public final class Controller implements AutoCloseable
             register(new VolumeAgent(
                 new VolumeState(entry.volumeId(), entry.name(), entry.sizeBytes(), entry.mode(), entry.online()),
                 pool.store().volume(entry.volumeId()), cache, ctx.readCacheBytes(), pool.store().redo(entry.volumeId()),
-                ctx.redoBatchBytes(), pool.journal(), clock));
+                ctx.redoBatchBytes(), pool.journal(), link, clock));
         }
         for (final int volumeId : nvme.recoveredPending().keySet())
         {
@@ -322,6 +365,107 @@ public final class Controller implements AutoCloseable
     ControllerContext context()
     {
         return ctx;
+    }
+
+    /**
+     * Cluster agent, every heartbeat: each WB volume runs WB while the peer is up and its mirror is in sync
+     * with the link's epoch, 1-way-WB otherwise. A difference becomes a volume-mirror task (quiesced, traced);
+     * a volume with a task running is left alone, and one whose task failed waits a while before the next try.
+     */
+    private int reconcileMirrors(final long nowNs)
+    {
+        int submitted = 0;
+        final boolean peerUp = membership.state() == Membership.PeerState.UP;
+        final long epoch = link.epoch();
+        for (final VolumeAgent agent : volumesByName.values())
+        {
+            final VolumeState state = agent.state();
+            if (state.configuredMode() != WriteModeSetting.WB || !state.online())
+            {
+                continue;
+            }
+            final VolumeMirror mirror = agent.mirror();
+            final String target;
+            if (peerUp)
+            {
+                final boolean inSync = state.mode() == WriteModeSetting.WB && mirror.activeEpoch() == epoch &&
+                    !mirror.isStale();
+                target = inSync ? null : "wb";
+            }
+            else
+            {
+                target = state.mode() == WriteModeSetting.WB && membership.isPeerLost() ? "1wb" : null;
+            }
+            if (target == null || mirrorRetryNs.get(state.volumeId()) - nowNs > 0 ||
+                cluster.isBusy(VolumeTasks.conflictKey(state.name())))
+            {
+                continue;
+            }
+            mirrorRetryNs.put(state.volumeId(), nowNs + TimeUnit.SECONDS.toNanos(1));
+            cluster.submitInternal(tasks.prepareMirror(agent, target, epoch));
+            submitted++;
+        }
+        return submitted;
+    }
+
+    PeerLink link()
+    {
+        return link;
+    }
+
+    /** Re-reads the peer's volume table when it changed (cluster agent). */
+    private void refreshPeerVolumes()
+    {
+        if (ctx.controllers() == 1)
+        {
+            return;
+        }
+        final Path file = ctx.shelfDir().resolve(VolumeTable.fileName(ctx.peerNode()));
+        try
+        {
+            final long modifiedMs = Files.exists(file) ? Files.getLastModifiedTime(file).toMillis() : 0;
+            if (modifiedMs != peerTableModifiedMs)
+            {
+                peerVolumes = List.copyOf(VolumeTable.read(ctx.shelfDir(), ctx.peerNode()).entries());
+                peerTableModifiedMs = modifiedMs;
+            }
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            errorHandler.onError(new IOException("cannot read the peer's volume table " + file + ": " + ex, ex));
+        }
+    }
+
+    List<VolumeTable.Entry> peerVolumes()
+    {
+        return peerVolumes;
+    }
+
+    boolean isPeerVolume(final int volumeId)
+    {
+        for (final VolumeTable.Entry entry : peerVolumes)
+        {
+            if (entry.volumeId() == volumeId)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    Forwarder forwarder()
+    {
+        return forwarder;
+    }
+
+    ForwardTarget forwardTarget()
+    {
+        return forwardTarget;
+    }
+
+    Membership membership()
+    {
+        return membership;
     }
 
     /** The pools this node has open (one per owned volume). */
@@ -538,7 +682,7 @@ public final class Controller implements AutoCloseable
         final DedupVolume volume = pool.store().volume(state.volumeId());
         final VolumeRedo redo = pool.store().redo(state.volumeId());
         final VolumeAgent agent = new VolumeAgent(
-            state, volume, cache, ctx.readCacheBytes(), redo, ctx.redoBatchBytes(), pool.journal(), clock);
+            state, volume, cache, ctx.readCacheBytes(), redo, ctx.redoBatchBytes(), pool.journal(), link, clock);
         register(agent);
         startAgent(agent);
     }
@@ -581,6 +725,7 @@ public final class Controller implements AutoCloseable
         CloseHelper.quietClose(admin);
         CloseHelper.quietClose(nbd);
         CloseHelper.quietClose(clusterRunner);
+        CloseHelper.quietClose(quorum);
         for (final AgentRunner runner : runners.values())
         {
             CloseHelper.quietClose(runner);

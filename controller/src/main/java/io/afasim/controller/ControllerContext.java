@@ -36,7 +36,8 @@ public final class ControllerContext
     public static final String NVME_SIZE_PROP_NAME = "afasim.nvme.sizeBytes";
     public static final long NVME_SIZE_DEFAULT = 256L << 20;
     public static final String DEFAULT_MODE_PROP_NAME = "afasim.volume.defaultMode";
-    public static final String DEFAULT_MODE_DEFAULT = "1wb";
+    /** Unset: wb for a controller pair (mirrored write-back), 1wb for a controller alone. */
+    public static final String DEFAULT_MODE_DEFAULT = null;
     /** Agent threads' idle strategy: backoff (spin, yield, then park up to idleParkNsMax), sleep, or spin. */
     public static final String IDLE_STRATEGY_PROP_NAME = "afasim.idle.strategy";
     public static final String IDLE_STRATEGY_DEFAULT = "backoff";
@@ -153,7 +154,16 @@ public final class ControllerContext
             throw new IllegalArgumentException(NVME_SIZE_PROP_NAME + "=" + nvmeSizeBytes +
                 " must be a multiple of 4096 in [1 MiB, 2 GiB - 4 KiB]");
         }
+        if (defaultMode == null)
+        {
+            defaultMode = controllers == 2 ? "wb" : "1wb";
+        }
         WriteModeSetting.parse(defaultMode);
+        if (controllers == 1 && WriteModeSetting.parse(defaultMode) == WriteModeSetting.WB)
+        {
+            throw new IllegalArgumentException(DEFAULT_MODE_PROP_NAME + "=wb needs a controller pair (" +
+                CONTROLLERS_PROP_NAME + "=2)");
+        }
         if (!idleStrategy.equals("backoff") && !idleStrategy.equals("sleep") && !idleStrategy.equals("spin"))
         {
             throw new IllegalArgumentException(IDLE_STRATEGY_PROP_NAME + "=" + idleStrategy +
@@ -236,7 +246,10 @@ public final class ControllerContext
         args.add("-D" + REDO_BATCH_BYTES_PROP_NAME + "=" + redoBatchBytes);
         args.add("-D" + NVME_DIR_PROP_NAME + "=" + nvmeDir);
         args.add("-D" + NVME_SIZE_PROP_NAME + "=" + nvmeSizeBytes);
-        args.add("-D" + DEFAULT_MODE_PROP_NAME + "=" + defaultMode);
+        if (defaultMode != null)
+        {
+            args.add("-D" + DEFAULT_MODE_PROP_NAME + "=" + defaultMode);
+        }
         args.add("-D" + IDLE_STRATEGY_PROP_NAME + "=" + idleStrategy);
         args.add("-D" + IDLE_PARK_NS_MAX_PROP_NAME + "=" + idleParkNsMax);
         args.add("-D" + READ_CACHE_BYTES_PROP_NAME + "=" + readCacheBytes);

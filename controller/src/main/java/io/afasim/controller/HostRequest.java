@@ -77,6 +77,8 @@ public final class HostRequest {
     private long offsetBytes;
     private long lengthBytes;
     private long cookie;
+    /** WB: the link ticket this write waits for (set and read by the volume agent only). */
+    private long mirrorTicket;
     private volatile int state;
     private int errno;
 
@@ -146,6 +148,35 @@ public final class HostRequest {
             throw new IllegalStateException("request completed twice or never submitted: cookie=" + cookie);
         }
         completionHandler.onComplete(this);
+    }
+
+    /** Forwarding (non-owner): chunks still in flight and the first error of any chunk. */
+    private int forwardChunksLeft;
+    private int forwardErrno;
+
+    synchronized void forwardBegin(final int chunks) {
+        this.forwardChunksLeft = chunks;
+        this.forwardErrno = OK;
+    }
+
+    /** One chunk answered (any thread); true for the last one, whose caller completes the request. */
+    synchronized boolean forwardChunkDone(final int errno) {
+        if (errno != OK && forwardErrno == OK) {
+            forwardErrno = errno;
+        }
+        return --forwardChunksLeft == 0;
+    }
+
+    synchronized int forwardErrno() {
+        return forwardErrno;
+    }
+
+    long mirrorTicket() {
+        return mirrorTicket;
+    }
+
+    void mirrorTicket(final long ticket) {
+        this.mirrorTicket = ticket;
     }
 
     public int exportId() {

@@ -31,6 +31,13 @@ final class StorageBackend implements NbdBackend
         {
             exports.add(info(agent.state()));
         }
+        for (final VolumeTable.Entry entry : controller.peerVolumes())
+        {
+            if (controller.agentById(entry.volumeId()) == null)
+            {
+                exports.add(peerInfo(entry));
+            }
+        }
         exports.sort(Comparator.comparing(ExportInfo::name));
         return exports;
     }
@@ -39,7 +46,32 @@ final class StorageBackend implements NbdBackend
     public ExportInfo open(final String name)
     {
         final VolumeAgent agent = controller.agentByName(name);
-        return agent == null ? null : info(agent.state());
+        if (agent != null)
+        {
+            return info(agent.state());
+        }
+        for (final VolumeTable.Entry entry : controller.peerVolumes())
+        {
+            if (entry.name().equals(name))
+            {
+                return peerInfo(entry);
+            }
+        }
+        return null;
+    }
+
+    /**
+     * A volume the peer owns: exported here too (the non-optimized path); its requests are forwarded. Offline while
+     * the owner is lost: takeover of the peer's volumes is not built yet.
+     */
+    private ExportInfo peerInfo(final VolumeTable.Entry entry)
+    {
+        final boolean ownerLost = controller.membership().isPeerLost() && !controller.link().isUp();
+        return new ExportInfo(entry.volumeId(), entry.name(),
+            "afasim volume " + entry.name() + " (" + entry.mode().label() + ", owner " + controller.context().peerNode() +
+            ", forwarded by " + controller.context().node() + (ownerLost ? "; owner down: offline" : "") + ")",
+            entry.sizeBytes(), false, entry.online() && !ownerLost, true,
+            MINIMUM_BLOCK_SIZE, PREFERRED_BLOCK_SIZE, MAXIMUM_BLOCK_SIZE);
     }
 
     private ExportInfo info(final VolumeState state)
@@ -58,9 +90,31 @@ final class StorageBackend implements NbdBackend
         final VolumeAgent agent = controller.agentById(request.exportId());
         if (agent == null)
         {
+            if (controller.isPeerVolume(request.exportId()))
+            {
+                controller.forwarder().submit(request); // the peer owns it (or owns it now: moved)
+                return;
+            }
             request.complete(HostRequest.ESHUTDOWN); // the volume was deleted under an open connection
             return;
         }
+        submitTo(agent, request);
+    }
+
+    /** A request for a volume this controller owns (from the NBD thread or, forwarded, the link thread). */
+    void submitLocal(final HostRequest request)
+    {
+        final VolumeAgent agent = controller.agentById(request.exportId());
+        if (agent == null)
+        {
+            request.complete(HostRequest.ESHUTDOWN); // moved or deleted meanwhile: the peer's forwarder retries
+            return;
+        }
+        submitTo(agent, request);
+    }
+
+    private void submitTo(final VolumeAgent agent, final HostRequest request)
+    {
         if (!agent.offer(request))
         {
             // cannot happen within the NBD in-flight limits (connections x requests < queue capacity)

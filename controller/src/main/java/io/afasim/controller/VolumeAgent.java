@@ -11,6 +11,7 @@ import io.afasim.mirror.CacheStatus;
 import io.afasim.mirror.DestageConsumer;
 import io.afasim.mirror.WriteCache;
 import io.afasim.mirror.WriteMode;
+import org.HdrHistogram.Histogram;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
@@ -79,6 +80,11 @@ final class VolumeAgent implements Agent
     private final PendingQueue awaitingNext = new PendingQueue(PENDING_CAPACITY);
     private final PendingQueue awaitingInFlight = new PendingQueue(PENDING_CAPACITY);
     private final PendingQueue retry = new PendingQueue(PENDING_CAPACITY);
+    /** WB writes in local NVMe memory waiting for the peer's acknowledgement of their mirror copies, in order. */
+    private final PendingQueue awaitingMirror = new PendingQueue(PENDING_CAPACITY);
+    private final VolumeMirror mirror;
+    /** Mirror wait of acknowledged WB writes; sampled by admin threads like a layer's ({@link LatencyRecorder}). */
+    private final LatencyRecorder mirrorLatency = new LatencyRecorder();
     private final UnsafeBuffer scratch = new UnsafeBuffer(ByteBuffer.allocateDirect(BLOCK_SIZE_BYTES));
     private RedoBatch spare;
     private RedoBatch inFlight;
@@ -109,9 +115,12 @@ final class VolumeAgent implements Agent
         final VolumeRedo redo,
         final int redoBatchBytes,
         final JournalAgent journal,
+        final PeerLink link,
         final NanoClock clock)
     {
         this.state = state;
+        this.mirror = new VolumeMirror(link);
+        cache.mirrorSink(mirror);
         this.volume = volume;
         this.cache = cache;
         this.readCache = new ReadCache(Math.min(readCacheBytes, state.sizeBytes()) / BLOCK_SIZE_BYTES);
@@ -139,8 +148,17 @@ final class VolumeAgent implements Agent
         }
         else
         {
+            if (state.mode() == WriteModeSetting.WB)
+            {
+                state.mode(WriteModeSetting.ONE_WAY_WB); // WB only once the mirror is resynchronised (membership)
+            }
             cache.writeMode(toCacheMode(state.mode()));
         }
+    }
+
+    VolumeMirror mirror()
+    {
+        return mirror;
     }
 
     static WriteMode toCacheMode(final WriteModeSetting mode)
@@ -224,6 +242,7 @@ final class VolumeAgent implements Agent
         }
         work += commands.drain(Runnable::run, COMMANDS_PER_DO_WORK_MAX);
         work += checkDurable();
+        work += checkMirrored();
         work += redriveRetries();
         work += redriveBlocked();
         work += requests.drain(requestHandler, REQUESTS_PER_DO_WORK_MAX);
@@ -368,10 +387,11 @@ final class VolumeAgent implements Agent
             blocked.add(request, nowNs); // keep mutations in order behind a parked one
             return;
         }
+        mirror.beginRequest();
         final int status = cacheMutate(request);
-        if (status == CacheStatus.BACK_PRESSURE)
+        if (status == CacheStatus.BACK_PRESSURE || mirror.sendRefused())
         {
-            blocked.add(request, nowNs);
+            blocked.add(request, nowNs); // NVMe full, or the link's queue full: re-driven in order
             return;
         }
         acknowledgeCached(request, status, nowNs);
@@ -384,8 +404,71 @@ final class VolumeAgent implements Agent
         {
             cache.forceUnitAccess();
         }
+        if (status == HostRequest.OK && mirror.isActive() && request.command() != HostRequest.FLUSH)
+        {
+            // WB: in local NVMe memory; acknowledged once the peer has acknowledged its copy
+            request.mirrorTicket(mirror.lastTicket());
+            awaitingMirror.add(request, enteredNs);
+            return;
+        }
         volumeLayer.exit(enteredNs, clock.nanoTime());
         request.complete(status);
+    }
+
+    /** Completes, in order, the WB writes whose mirror copies the peer has acknowledged. */
+    private int checkMirrored()
+    {
+        int completed = 0;
+        while (!awaitingMirror.isEmpty() && mirror.isAcknowledged(awaitingMirror.peek().mirrorTicket()))
+        {
+            final HostRequest request = awaitingMirror.peek();
+            final long enteredNs = awaitingMirror.peekEnteredNs();
+            awaitingMirror.remove();
+            final long now = clock.nanoTime();
+            volumeLayer.exit(enteredNs, now);
+            mirrorLatency.recordValue(Math.max(0, now - enteredNs));
+            request.complete(HostRequest.OK);
+            completed++;
+        }
+        return completed;
+    }
+
+    /**
+     * Leaving WB (peer lost) or resynchronising (under a quiesce that allows it): the writes waiting for the
+     * peer are in local NVMe memory, which from this moment is the volume's rule, so they are acknowledged.
+     */
+    private void releaseMirrorWaits()
+    {
+        while (!awaitingMirror.isEmpty())
+        {
+            final HostRequest request = awaitingMirror.peek();
+            final long enteredNs = awaitingMirror.peekEnteredNs();
+            awaitingMirror.remove();
+            volumeLayer.exit(enteredNs, nowNs);
+            request.complete(HostRequest.OK);
+        }
+    }
+
+    /** Switches the running mode (on this thread, inside a quiesce's change). */
+    void applyRunningMode(final WriteModeSetting mode, final long mirrorEpoch)
+    {
+        releaseMirrorWaits();
+        if (mode == WriteModeSetting.WB)
+        {
+            mirror.activate(mirrorEpoch);
+        }
+        else
+        {
+            mirror.deactivate();
+        }
+        cache.writeMode(toCacheMode(mode));
+        state.mode(mode);
+    }
+
+    /** Mirror round trips of acknowledged WB writes (NVMe write to the peer's acknowledgement). */
+    Histogram mirrorLatencySnapshot()
+    {
+        return mirrorLatency.snapshot();
     }
 
     /**
@@ -897,7 +980,14 @@ final class VolumeAgent implements Agent
     /** True when nothing is inside the volume: no request waiting for durability, none in flight. */
     boolean isIdle()
     {
+        return isIdle(0);
+    }
+
+    /** {@link #isIdle()}, with {@code mirrorWaits} WB writes allowed to wait for the peer. */
+    private boolean isIdle(final int mirrorWaits)
+    {
         return inFlight == null && awaitingNext.isEmpty() && awaitingInFlight.isEmpty() && retry.isEmpty() &&
+            awaitingMirror.size() == mirrorWaits &&
             blocked.isEmpty() && destageNext == WriteCache.NO_BATCH && destageInFlight == WriteCache.NO_BATCH;
     }
 
@@ -915,12 +1005,29 @@ final class VolumeAgent implements Agent
         final Runnable change,
         final Consumer<String> done)
     {
+        quiesce(reason, timeoutNs, requiresCleanCache, false, change, done);
+    }
+
+    /**
+     * As above; with {@code releasesMirrorWaits} the drain does not wait for WB writes waiting on the peer (a
+     * peer that is gone never answers): {@code change} must leave WB or resynchronise, which acknowledges them
+     * ({@link #applyRunningMode}).
+     */
+    void quiesce(
+        final String reason,
+        final long timeoutNs,
+        final boolean requiresCleanCache,
+        final boolean releasesMirrorWaits,
+        final Runnable change,
+        final Consumer<String> done)
+    {
         if (quiesce != null)
         {
             done.accept("refused: volume " + state.name() + " is already quiescing for " + quiesce.reason);
             return;
         }
         quiesce = new Quiesce(reason, nowNs + timeoutNs, requiresCleanCache, change, done);
+        quiesce.releasesMirrorWaits = releasesMirrorWaits;
         closeGates();
     }
 
@@ -944,6 +1051,7 @@ final class VolumeAgent implements Agent
         final boolean requiresCleanCache;
         final Runnable change;
         final Consumer<String> done;
+        boolean releasesMirrorWaits;
 
         Quiesce(
             final String reason,
@@ -962,11 +1070,12 @@ final class VolumeAgent implements Agent
         int advance()
         {
             boolean drained = true;
+            final int mirrorWaits = releasesMirrorWaits ? awaitingMirror.size() : 0;
             for (final Layer layer : layers)
             {
-                drained &= layer.isDrained();
+                drained &= layer == volumeLayer ? layer.inFlight() == mirrorWaits : layer.isDrained();
             }
-            drained &= isIdle();
+            drained &= isIdle(mirrorWaits);
             drained &= !requiresCleanCache || cache.isClean();
             if (!drained)
             {
@@ -1026,6 +1135,7 @@ final class VolumeAgent implements Agent
             builder.append(layer.id().label()).append('=').append(layer.inFlight()).append(' ');
         }
         return builder.append("awaiting=").append(awaitingNext.size() + awaitingInFlight.size())
+            .append(" awaitingMirror=").append(awaitingMirror.size())
             .append(" blocked=").append(blocked.size()).append(" cachedChanges=").append(cache.changeCount()).toString();
     }
 }

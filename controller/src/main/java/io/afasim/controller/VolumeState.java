@@ -9,7 +9,10 @@ final class VolumeState
     private final int volumeId;
     private final String name;
     private final long sizeBytes;
+    /** The running mode: the configured one, or 1WB while a WB volume has no peer to mirror to. */
     private volatile WriteModeSetting mode;
+    /** The mode in the volume table (the operator's choice). */
+    private volatile WriteModeSetting configuredMode;
     private volatile boolean online;
 
     VolumeState(final int volumeId, final String name, final long sizeBytes, final WriteModeSetting mode, final boolean online)
@@ -18,7 +21,18 @@ final class VolumeState
         this.name = name;
         this.sizeBytes = sizeBytes;
         this.mode = mode;
+        this.configuredMode = mode;
         this.online = online;
+    }
+
+    WriteModeSetting configuredMode()
+    {
+        return configuredMode;
+    }
+
+    void configuredMode(final WriteModeSetting mode)
+    {
+        this.configuredMode = mode;
     }
 
     int volumeId()

@@ -29,6 +29,12 @@ import io.afasim.utmd.TaskType;
  *  volume-online (4)                   2 quiesce-and-apply quiesce, volume state follows    / -
  *  volume-set-mode (5)   REDO_FORWARD  1 write-table       entry has the new mode           / entry has the old mode
  *                                      2 quiesce-and-switch quiesce (destage first for wt), switch the cache mode / -
+ *                                                          (wb: switched by volume-mirror-mode once the peer is up)
+ *  volume-mirror-mode(6) REDO_FORWARD  1 quiesce-and-switch the running mode of a WB volume: 1wb when the peer is
+ *                                                          lost (WB writes waiting for it are acknowledged: they
+ *                                                          are in local NVMe memory); wb when the peer is up, after
+ *                                                          a resync: destage to a clean cache, tell the peer to
+ *                                                          drop its stale mirror copies, mirror from then on / -
  * </pre>
  *
  * Why these policies and this order. The volume table ({@code shelf/volumes-<node>.conf}) is the durable truth; at
@@ -61,6 +67,7 @@ final class VolumeTasks
     static final int OFFLINE_TYPE_ID = 3;
     static final int ONLINE_TYPE_ID = 4;
     static final int SET_MODE_TYPE_ID = 5;
+    static final int MIRROR_TYPE_ID = 6;
 
     private final Controller controller;
     private final ClusterAgent cluster;
@@ -69,6 +76,7 @@ final class VolumeTasks
     final TaskType offline;
     final TaskType online;
     final TaskType setMode;
+    final TaskType mirror;
 
     VolumeTasks(final Controller controller, final ClusterAgent cluster)
     {
@@ -98,7 +106,10 @@ final class VolumeTasks
             .step("write-table", ctx -> writeEntry(ctx, "mode", true), ctx -> writeEntry(ctx, "old", true))
             .step("quiesce-and-switch", this::applyMode)
             .build();
-        for (final TaskType type : new TaskType[] {create, delete, offline, online, setMode})
+        this.mirror = volumeType(MIRROR_TYPE_ID, "volume-mirror-mode", RecoveryPolicy.REDO_FORWARD)
+            .step("quiesce-and-switch", this::applyMirrorMode)
+            .build();
+        for (final TaskType type : new TaskType[] {create, delete, offline, online, setMode, mirror})
         {
             cluster.register(type);
         }
@@ -194,7 +205,7 @@ final class VolumeTasks
         {
             return new ClusterAgent.Prepared(create, noId, key, "refused: volume " + name + " exists", null);
         }
-        if (mode == WriteModeSetting.WB)
+        if (mode == WriteModeSetting.WB && controller.context().controllers() == 1)
         {
             return new ClusterAgent.Prepared(create, noId, key, wbRefusal(), null);
         }
@@ -236,7 +247,7 @@ final class VolumeTasks
         }
         final byte[] args = args("name", name, "id", Integer.toString(agent.state().volumeId()),
             "mode", mode.label(), "old", agent.state().mode().label());
-        if (mode == WriteModeSetting.WB)
+        if (mode == WriteModeSetting.WB && controller.context().controllers() == 1)
         {
             return new ClusterAgent.Prepared(setMode, args, conflictKey(name), wbRefusal(), null);
         }
@@ -251,7 +262,15 @@ final class VolumeTasks
 
     private static String wbRefusal()
     {
-        return "refused: mode wb needs the peer controller, which this build does not run yet (use wt or 1wb)";
+        return "refused: mode wb needs the peer controller; this controller runs alone (afasim.controllers=1): use wt or 1wb";
+    }
+
+    /** Membership's mirror duty (cluster agent thread): the running mode of a WB volume follows the peer. */
+    ClusterAgent.Prepared prepareMirror(final VolumeAgent agent, final String target, final long epoch)
+    {
+        final String name = agent.state().name();
+        return new ClusterAgent.Prepared(mirror, args("name", name, "id", Integer.toString(agent.state().volumeId()),
+            "target", target, "epoch", Long.toString(epoch)), conflictKey(name), null, name + " runs " + target);
     }
 
     // ---------------------------------------------------------------- steps (cluster agent thread)
@@ -385,17 +404,72 @@ final class VolumeTasks
             ctx.failureReason("volume " + arg(ctx, "name") + " has no agent");
             return StepOutcome.FAILED;
         }
+        agent.state().configuredMode(mode);
+        if (mode == WriteModeSetting.WB)
+        {
+            // WB runs only with a synchronised mirror: switched now when the peer is up, else by the mirror duty later
+            if (agent.state().mode() == WriteModeSetting.WB && !cluster.hasPendingReply(ctx))
+            {
+                return StepOutcome.DONE;
+            }
+            if (!controller.link().isUp() && !cluster.hasPendingReply(ctx))
+            {
+                return outcome(ctx, cluster.awaitReply(ctx, r -> quiesce(r, agent, "set-mode wb (peer down: 1wb)", false,
+                    () -> agent.applyRunningMode(WriteModeSetting.ONE_WAY_WB, 0))));
+            }
+            return switchToWb(ctx, agent, controller.link().epoch());
+        }
         if (agent.state().mode() == mode && !cluster.hasPendingReply(ctx))
         {
             return StepOutcome.DONE; // e.g. restarted from a table that has the new mode already
         }
         // entering WT needs every cached change destaged first (WT acknowledges only what is on the shelf)
         return outcome(ctx, cluster.awaitReply(ctx, r -> quiesce(r, agent, "set-mode " + mode.label(),
-            mode == WriteModeSetting.WT, () ->
+            mode == WriteModeSetting.WT, true, () -> agent.applyRunningMode(mode, 0))));
+    }
+
+    private StepOutcome applyMirrorMode(final TaskContext ctx)
+    {
+        final VolumeAgent agent = controller.agentByName(arg(ctx, "name"));
+        if (agent == null)
+        {
+            return StepOutcome.DONE; // deleted meanwhile
+        }
+        if ("1wb".equals(arg(ctx, "target")))
+        {
+            return outcome(ctx, cluster.awaitReply(ctx, r -> quiesce(r, agent, "peer lost: 1wb", false, true,
+                () -> agent.applyRunningMode(WriteModeSetting.ONE_WAY_WB, 0))));
+        }
+        return switchToWb(ctx, agent, Long.parseLong(arg(ctx, "epoch")));
+    }
+
+    /**
+     * The mirror resync: under quiesce the cache is destaged until clean (so no change lives only here), the peer
+     * is told to drop whatever mirror copies of the volume it still holds (from an earlier epoch), and from then on
+     * every change is mirrored in {@code epoch}. Messages on the link are ordered, so the peer drops the stale copies
+     * before the first new one arrives.
+     */
+    private StepOutcome switchToWb(final TaskContext ctx, final VolumeAgent agent, final long epoch)
+    {
+        final PeerLink link = controller.link();
+        if (!cluster.hasPendingReply(ctx) && (!link.isUp() || link.epoch() != epoch))
+        {
+            ctx.failureReason("the peer is not connected in link epoch " + epoch);
+            return StepOutcome.FAILED;
+        }
+        final int volumeId = agent.state().volumeId();
+        return outcome(ctx, cluster.awaitReply(ctx, r -> quiesce(r, agent, "mirror resync: wb", true, true, () ->
+        {
+            if (!link.isUp() || link.epoch() != epoch)
             {
-                agent.cache().writeMode(VolumeAgent.toCacheMode(mode));
-                agent.state().mode(mode);
-            })));
+                throw new IllegalStateException("the link left epoch " + epoch + " during the resync");
+            }
+            if (link.mirrorDiscardVolume(volumeId) < 0)
+            {
+                throw new IllegalStateException("the link refused the resync message (queue full or down)");
+            }
+            agent.applyRunningMode(WriteModeSetting.WB, epoch);
+        })));
     }
 
     // ---------------------------------------------------------------- asking other agents
@@ -438,8 +512,19 @@ final class VolumeTasks
         final boolean requiresCleanCache,
         final Runnable change)
     {
+        quiesce(reply, agent, reason, requiresCleanCache, false, change);
+    }
+
+    private void quiesce(
+        final ClusterAgent.AgentReply reply,
+        final VolumeAgent agent,
+        final String reason,
+        final boolean requiresCleanCache,
+        final boolean releasesMirrorWaits,
+        final Runnable change)
+    {
         final long timeoutNs = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(controller.context().quiesceTimeoutMs());
-        if (!agent.execute(() -> agent.quiesce(reason, timeoutNs, requiresCleanCache, change,
+        if (!agent.execute(() -> agent.quiesce(reason, timeoutNs, requiresCleanCache, releasesMirrorWaits, change,
             outcome -> reply.complete(outcome == null ? null : "volume " + agent.state().name() + ": " + outcome, null))))
         {
             reply.complete("volume " + agent.state().name() + ": its agent is busy, try again", null);

@@ -1,0 +1,102 @@
+package io.afasim.controller;
+
+import org.agrona.DirectBuffer;
+
+/**
+ * The inter-controller link as the controller's threads see it. Any thread may call it; nothing blocks and
+ * nothing allocates. A reliable message sent returns a <b>ticket</b> (positive, growing) or a negative status;
+ * a ticket is acknowledged once {@link #ackedTicket()} reaches it in the same {@link #epoch()}. Tickets of an
+ * epoch that ended are never acknowledged: the peer may not have them.
+ */
+interface PeerLink
+{
+    /** The link's outbound queue is full: try again later. */
+    long QUEUE_FULL = -1;
+    /** No peer connected: the message was not sent. */
+    long LINK_DOWN = -2;
+
+    /** No peer: a controller running alone. */
+    PeerLink NONE = new PeerLink()
+    {
+        @Override
+        public boolean isUp()
+        {
+            return false;
+        }
+
+        @Override
+        public long epoch()
+        {
+            return 0;
+        }
+
+        @Override
+        public long ackedTicket()
+        {
+            return 0;
+        }
+
+        @Override
+        public long mirrorPage(
+            final int volumeId, final long cacheSequence, final DirectBuffer entry, final int entryOffset,
+            final DirectBuffer page, final int pageOffset)
+        {
+            return LINK_DOWN;
+        }
+
+        @Override
+        public long mirrorRecord(final int volumeId, final long cacheSequence, final DirectBuffer entry, final int entryOffset)
+        {
+            return LINK_DOWN;
+        }
+
+        @Override
+        public long mirrorInvalidate(final int volumeId, final long cacheSequence)
+        {
+            return LINK_DOWN;
+        }
+
+        @Override
+        public long mirrorDiscardVolume(final int volumeId)
+        {
+            return LINK_DOWN;
+        }
+
+        @Override
+        public long forwardRequest(
+            final long requestId, final int volumeId, final int command, final int flags, final long offsetBytes,
+            final int lengthBytes, final DirectBuffer data, final int dataOffset, final int dataLength)
+        {
+            return LINK_DOWN;
+        }
+
+        @Override
+        public long forwardReply(
+            final long requestId, final int status, final DirectBuffer data, final int dataOffset, final int dataLength)
+        {
+            return LINK_DOWN;
+        }
+    };
+
+    /** Forwards a host request (or one chunk of it) to the owner; {@code data} only for WRITE. */
+    long forwardRequest(
+        long requestId, int volumeId, int command, int flags, long offsetBytes, int lengthBytes,
+        DirectBuffer data, int dataOffset, int dataLength);
+
+    /** Answers a forwarded request: status (0 or NBD errno) and, for READ and BLOCK_STATUS, its data. */
+    long forwardReply(long requestId, int status, DirectBuffer data, int dataOffset, int dataLength);
+
+    boolean isUp();
+
+    long epoch();
+
+    long ackedTicket();
+
+    long mirrorPage(int volumeId, long cacheSequence, DirectBuffer entry, int entryOffset, DirectBuffer page, int pageOffset);
+
+    long mirrorRecord(int volumeId, long cacheSequence, DirectBuffer entry, int entryOffset);
+
+    long mirrorInvalidate(int volumeId, long cacheSequence);
+
+    long mirrorDiscardVolume(int volumeId);
+}
