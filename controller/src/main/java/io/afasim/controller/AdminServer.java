@@ -175,8 +175,7 @@ final class AdminServer implements AutoCloseable
                 return outcome(controller.setOnline(request.arg("name"), true));
 
             case VOLUME_MOVE:
-                return AdminResponse.error("refused: volume " + request.arg("name") +
-                    ": ownership moves need the peer controller, which this build does not run yet");
+                return outcome(controller.moveVolume(request.arg("name"), request.arg("to")));
 
             case STATS:
                 return stats(request.arg("volume"));

@@ -247,8 +247,25 @@ public final class Controller implements AutoCloseable
         nextVolumeId = table.nextVolumeId();
         tableNextVolumeId = table.nextVolumeId();
         final List<Integer> named = new ArrayList<>();
+        final List<VolumeTable.Entry> peerEntries = ctx.controllers() == 1 ? List.of() :
+            VolumeTable.read(ctx.shelfDir(), ctx.peerNode()).entries();
+        boolean movedAway = false;
         for (final VolumeTable.Entry entry : table.entries())
         {
+            final VolumeTable.Entry peerEntry = find(peerEntries, entry.volumeId());
+            if (peerEntry != null && peerEntry.generation() > entry.generation())
+            {
+                // a move to the peer was accepted there before this controller dropped its entry: the peer owns it
+                System.out.println("[afasim] controller " + ctx.node() + ": volume " + entry.name() +
+                    " was moved to controller " + ctx.peerNode() + " (generation " + peerEntry.generation() + ")");
+                movedAway = true;
+                continue;
+            }
+            if (peerEntry != null && peerEntry.generation() == entry.generation())
+            {
+                throw new IllegalStateException("volume " + entry.name() + " (id " + entry.volumeId() + ") is in both " +
+                    "volume tables with generation " + entry.generation() + ": ownership is ambiguous");
+            }
             final Path poolDir = Pool.directory(ctx.shelfDir(), entry.volumeId());
             if (!Files.exists(poolDir))
             {
@@ -279,7 +296,95 @@ public final class Controller implements AutoCloseable
                 nvme.discardRecovered(volumeId); // cached changes of a volume deleted before the crash
             }
         }
+        if (movedAway)
+        {
+            writeTable();
+        }
         removeOrphanPools(named);
+    }
+
+    private static VolumeTable.Entry find(final List<VolumeTable.Entry> entries, final int volumeId)
+    {
+        for (final VolumeTable.Entry entry : entries)
+        {
+            if (entry.volumeId() == volumeId)
+            {
+                return entry;
+            }
+        }
+        return null;
+    }
+
+    /** The peer's entry for {@code volumeId} as the peer's table says now (re-read), or null. */
+    VolumeTable.Entry peerEntry(final int volumeId)
+    {
+        refreshPeerVolumes();
+        return find(peerVolumes, volumeId);
+    }
+
+    // ---------------------------------------------------------------- ownership move
+
+    /** Old owner, after the peer accepted: requests go to the peer from now on; the agent hands its parked ones over. */
+    void unregister(final VolumeAgent agent)
+    {
+        refreshPeerVolumes(); // the peer's table names the volume: the backend forwards it
+        volumesByName.remove(agent.state().name());
+        rebuildIndex();
+    }
+
+    /** Old owner: stops the handed-over volume's agent and closes its pool (files stay: the peer has them open). */
+    void stopMovedAgent(final VolumeAgent agent)
+    {
+        CloseHelper.close(runners.remove(agent));
+        agent.handOffParked(forwarder::submit); // anything the NBD thread queued after the hand-off
+        nvme.closeWriteCache(agent.cache());
+        final Pool pool = pools.remove(agent.state().volumeId());
+        if (pool != null)
+        {
+            pool.close();
+        }
+    }
+
+    /**
+     * New owner (cluster agent): opens the pool the peer handed over, starts the volume's agent, and writes the
+     * volume into this controller's table with the next generation (the commit point of the move); then
+     * {@code done} gets null or the reason it failed.
+     */
+    void adopt(final VolumeTable.Entry entry, final java.util.function.Consumer<String> done)
+    {
+        if (agentById(entry.volumeId()) != null)
+        {
+            done.accept(tableEntries.containsKey(entry.volumeId()) ? null : "volume id " + entry.volumeId() + " is busy");
+            return;
+        }
+        poolWorker.execute(() ->
+        {
+            try
+            {
+                final Pool pool = Pool.open(Pool.directory(ctx.shelfDir(), entry.volumeId()), entry.volumeId(),
+                    this::agentsOfPool, errorHandler);
+                cluster.execute(() ->
+                {
+                    try
+                    {
+                        pools.put(entry.volumeId(), pool);
+                        pool.start(idleStrategy(), errorHandler);
+                        putTableEntry(entry);
+                        startNewAgent(new VolumeState(entry.volumeId(), entry.name(), entry.sizeBytes(), entry.mode(),
+                            entry.online()), pool);
+                        done.accept(null);
+                    }
+                    catch (final RuntimeException ex)
+                    {
+                        done.accept("cannot start volume " + entry.name() + ": " + ex.getMessage());
+                    }
+                });
+            }
+            catch (final RuntimeException ex)
+            {
+                done.accept("cannot open the pool of volume " + entry.name() + ": " + ex.getMessage());
+            }
+        });
     }
 
     private void removeOrphanPools(final List<Integer> named) throws IOException
@@ -484,6 +589,27 @@ public final class Controller implements AutoCloseable
     {
         final VolumeAgent agent = agentById(volumeId);
         return agent == null ? List.of() : List.of(agent);
+    }
+
+    IdleStrategy idleStrategyForPools()
+    {
+        return idleStrategy();
+    }
+
+    ErrorHandler errorHandler()
+    {
+        return errorHandler;
+    }
+
+    /** Moves a volume's ownership to the peer: a volume-move task. */
+    ClusterAgent.TaskOutcome moveVolume(final String name, final String to)
+    {
+        return cluster.submitAndWait(() -> tasks.prepareMove(name, to), ADMIN_WAIT_MS);
+    }
+
+    VolumeTasks tasks()
+    {
+        return tasks;
     }
 
     ExecutorService poolWorker()

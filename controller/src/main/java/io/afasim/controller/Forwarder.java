@@ -45,7 +45,7 @@ final class Forwarder
         this.link = link;
     }
 
-    /** NBD thread: forwards {@code request} for a volume the peer owns. */
+    /** NBD thread (or a volume agent handing its parked requests over): forwards {@code request} to the owner. */
     void submit(final HostRequest request)
     {
         final int command = request.command();
@@ -79,13 +79,13 @@ final class Forwarder
         for (int probe = 0; probe < SLOTS_MAX; probe++)
         {
             final int slot = (nextSlot + probe) & (SLOTS_MAX - 1);
-            if (slotRequest.get(slot) == null)
+            if (slotRequest.get(slot) == null && slotRequest.compareAndSet(slot, null, request))
             {
-                nextSlot = slot + 1;
+                nextSlot = slot + 1; // a hint only: several threads submit (NBD thread, a volume handing off)
                 slotOffset[slot] = offset;
                 slotLength[slot] = length;
+                slotEpoch[slot] = 0;
                 slotGeneration.incrementAndGet(slot);
-                slotRequest.set(slot, request); // publishes the fields above
                 return slot;
             }
         }

@@ -77,6 +77,12 @@ final class Layer
         return open ? parked.pollFirst() : null;
     }
 
+    /** Takes a parked request even with the gate closed (a volume handed to the peer forwards what waited). */
+    Object takeParked()
+    {
+        return parked.pollFirst();
+    }
+
     int parkedSize()
     {
         return parked.size();

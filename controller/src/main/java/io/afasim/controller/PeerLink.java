@@ -71,6 +71,14 @@ interface PeerLink
         }
 
         @Override
+        public long ownership(
+            final int volumeId, final int fromNode, final int toNode, final int phase, final long taskId,
+            final String text)
+        {
+            return LINK_DOWN;
+        }
+
+        @Override
         public long forwardReply(
             final long requestId, final int status, final DirectBuffer data, final int dataOffset, final int dataLength)
         {
@@ -85,6 +93,13 @@ interface PeerLink
 
     /** Answers a forwarded request: status (0 or NBD errno) and, for READ and BLOCK_STATUS, its data. */
     long forwardReply(long requestId, int status, DirectBuffer data, int dataOffset, int dataLength);
+
+    /** An ownership message: phase {@link #OWNERSHIP_REQUEST}, {@link #OWNERSHIP_ACCEPTED} or {@link #OWNERSHIP_REFUSED}. */
+    long ownership(int volumeId, int fromNode, int toNode, int phase, long taskId, String text);
+
+    int OWNERSHIP_REQUEST = 0;
+    int OWNERSHIP_ACCEPTED = 2;
+    int OWNERSHIP_REFUSED = 3;
 
     boolean isUp();
 

@@ -135,6 +135,16 @@ final class Pool implements AutoCloseable
         AgentRunner.startOnThread(runner);
     }
 
+    /**
+     * Stops the journal agent, leaving the store open and untouched: the pool is idle so the peer may open it
+     * (a move); {@link #start} again if the move is undone.
+     */
+    void stopJournal()
+    {
+        CloseHelper.quietClose(runner);
+        runner = null;
+    }
+
     int volumeId()
     {
         return volumeId;

@@ -92,6 +92,8 @@ final class VolumeAgent implements Agent
     private long destageNextNs;
     private long destageInFlightNs;
     private Quiesce quiesce;
+    /** Being handed to the peer: quiesced, clean, gates kept closed ({@link #holdForMove}). */
+    private boolean moveHeld;
     /**
      * Set when the volume's segment log failed to sync: the log dropped every block since its last good
      * sync, and redo records in the current batch may reference them, so nothing more of this volume is
@@ -1102,6 +1104,21 @@ final class VolumeAgent implements Agent
         private void finish(final String outcome)
         {
             quiesce = null;
+            if (moveHeld && outcome == null)
+            {
+                done.accept(null); // handed to the peer next: gates stay closed, requests stay parked
+                return;
+            }
+            moveHeld = false;
+            reopen();
+            done.accept(outcome);
+        }
+    }
+
+    /** Gates open bottom up; parked requests are re-driven in order, each past the gate it waited at. */
+    private void reopen()
+    {
+        {
             for (int i = layers.length - 1; i >= 0; i--)
             {
                 layers[i].open();
@@ -1123,8 +1140,58 @@ final class VolumeAgent implements Agent
                     }
                 }
             }
-            done.accept(outcome);
         }
+    }
+
+    // ---------------------------------------------------------------- ownership move
+
+    /**
+     * Inside a quiesce's change: keep the gates closed when the quiesce ends, so requests park until the volume
+     * is handed over ({@link #handOffParked}) or the move is undone ({@link #releaseHold}).
+     */
+    void holdForMove()
+    {
+        moveHeld = true;
+    }
+
+    boolean isHeldForMove()
+    {
+        return moveHeld;
+    }
+
+    /** The move failed: the volume serves here again (this thread). */
+    void releaseHold()
+    {
+        if (moveHeld && quiesce == null)
+        {
+            moveHeld = false;
+            reopen();
+        }
+    }
+
+    /**
+     * The peer owns the volume now (this thread, after the controller stopped routing requests here): every
+     * request parked at a gate or still queued goes to {@code to} (the forwarder), in order.
+     */
+    int handOffParked(final Consumer<HostRequest> to)
+    {
+        int handed = 0;
+        for (final Layer layer : layers)
+        {
+            Object parkedRequest;
+            while ((parkedRequest = layer.takeParked()) != null)
+            {
+                to.accept((HostRequest)parkedRequest);
+                handed++;
+            }
+        }
+        HostRequest queued;
+        while ((queued = requests.poll()) != null)
+        {
+            to.accept(queued);
+            handed++;
+        }
+        return handed;
     }
 
     private String describeInFlight()

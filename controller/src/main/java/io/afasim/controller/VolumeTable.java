@@ -20,8 +20,8 @@ import java.util.zip.CRC32C;
  * <pre>
  * afasim-volumes 1
  * next-id 4
- * volume 1 vol1 4294967296 1wb online
- * volume 3 db 1073741824 wt offline
+ * volume 2 vol1 4294967296 1wb online 1      (id name sizeBytes mode state generation)
+ * volume 4 db 1073741824 wt offline 3
  * crc32c 1a2b3c4d            (crc32c of every byte before this line)
  * </pre>
  *
@@ -34,8 +34,27 @@ final class VolumeTable
     static final String MAGIC = "afasim-volumes";
     static final int VERSION = 1;
 
-    record Entry(int volumeId, String name, long sizeBytes, WriteModeSetting mode, boolean online)
+    /**
+     * @param generation grows by one each time the volume changes owner: when both tables name a volume (a move
+     *                   interrupted between the new owner's write and the old owner's), the higher generation owns it.
+     */
+    record Entry(int volumeId, String name, long sizeBytes, WriteModeSetting mode, boolean online, long generation)
     {
+        Entry(final int volumeId, final String name, final long sizeBytes, final WriteModeSetting mode,
+            final boolean online)
+        {
+            this(volumeId, name, sizeBytes, mode, online, 1);
+        }
+
+        Entry withMode(final WriteModeSetting newMode)
+        {
+            return new Entry(volumeId, name, sizeBytes, newMode, online, generation);
+        }
+
+        Entry withOnline(final boolean newOnline)
+        {
+            return new Entry(volumeId, name, sizeBytes, mode, newOnline, generation);
+        }
     }
 
     private VolumeTable()
@@ -91,13 +110,13 @@ final class VolumeTable
         for (int i = 2; i < lines.length; i++)
         {
             final String[] fields = lines[i].split(" ");
-            if (fields.length != 6 || !fields[0].equals("volume"))
+            if (fields.length != 7 || !fields[0].equals("volume"))
             {
                 throw new IOException(file + ": line " + (i + 1) + " is not a volume entry: " + lines[i]);
             }
             entries.add(new Entry(
                 Integer.parseInt(fields[1]), fields[2], Long.parseLong(fields[3]),
-                WriteModeSetting.parse(fields[4]), fields[5].equals("online")));
+                WriteModeSetting.parse(fields[4]), fields[5].equals("online"), Long.parseLong(fields[6])));
         }
         return new Contents(nextId, entries);
     }
@@ -111,7 +130,7 @@ final class VolumeTable
         {
             body.append("volume ").append(entry.volumeId()).append(' ').append(entry.name()).append(' ')
                 .append(entry.sizeBytes()).append(' ').append(entry.mode().label()).append(' ')
-                .append(entry.online() ? "online" : "offline").append('\n');
+                .append(entry.online() ? "online" : "offline").append(' ').append(entry.generation()).append('\n');
         }
         final String text = body + "crc32c " + checksum(body.toString()) + "\n";
         final Path temporary = directory.resolve(fileName(node) + ".tmp");

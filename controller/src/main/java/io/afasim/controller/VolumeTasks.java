@@ -30,6 +30,13 @@ import io.afasim.utmd.TaskType;
  *  volume-set-mode (5)   REDO_FORWARD  1 write-table       entry has the new mode           / entry has the old mode
  *                                      2 quiesce-and-switch quiesce (destage first for wt), switch the cache mode / -
  *                                                          (wb: switched by volume-mirror-mode once the peer is up)
+ *  volume-move (7)       ROLL_BACK     1 quiesce-and-hold  quiesce, destage clean, keep the   / release the hold,
+ *                                                          gates closed (requests park),    restart the journal
+ *                                                          stop the pool's journal agent    (unless the peer owns it)
+ *                                      2 hand-over         the peer opens the pool, starts the agent and writes its
+ *                                                          table with generation + 1 (the commit point) / -
+ *                                      3 release           drop the entry here, route the volume to the peer, hand
+ *                                                          the parked requests to the forwarder, stop the agent / -
  *  volume-mirror-mode(6) REDO_FORWARD  1 quiesce-and-switch the running mode of a WB volume: 1wb when the peer is
  *                                                          lost (WB writes waiting for it are acknowledged: they
  *                                                          are in local NVMe memory); wb when the peer is up, after
@@ -68,6 +75,7 @@ final class VolumeTasks
     static final int ONLINE_TYPE_ID = 4;
     static final int SET_MODE_TYPE_ID = 5;
     static final int MIRROR_TYPE_ID = 6;
+    static final int MOVE_TYPE_ID = 7;
 
     private final Controller controller;
     private final ClusterAgent cluster;
@@ -77,6 +85,10 @@ final class VolumeTasks
     final TaskType online;
     final TaskType setMode;
     final TaskType mirror;
+    final TaskType move;
+    /** Ownership answers from the peer (link thread completes them), by volume id. */
+    private final java.util.concurrent.ConcurrentHashMap<Integer, ClusterAgent.AgentReply> ownershipReplies =
+        new java.util.concurrent.ConcurrentHashMap<>();
 
     VolumeTasks(final Controller controller, final ClusterAgent cluster)
     {
@@ -109,7 +121,12 @@ final class VolumeTasks
         this.mirror = volumeType(MIRROR_TYPE_ID, "volume-mirror-mode", RecoveryPolicy.REDO_FORWARD)
             .step("quiesce-and-switch", this::applyMirrorMode)
             .build();
-        for (final TaskType type : new TaskType[] {create, delete, offline, online, setMode, mirror})
+        this.move = volumeType(MOVE_TYPE_ID, "volume-move", RecoveryPolicy.ROLL_BACK)
+            .step("quiesce-and-hold", this::quiesceAndHold, this::undoHold)
+            .step("hand-over", this::handOver)
+            .step("release", this::releaseMoved)
+            .build();
+        for (final TaskType type : new TaskType[] {create, delete, offline, online, setMode, mirror, move})
         {
             cluster.register(type);
         }
@@ -265,6 +282,198 @@ final class VolumeTasks
         return "refused: mode wb needs the peer controller; this controller runs alone (afasim.controllers=1): use wt or 1wb";
     }
 
+    ClusterAgent.Prepared prepareMove(final String name, final String to)
+    {
+        final String here = controller.context().node();
+        final VolumeAgent agent = controller.agentByName(name);
+        final byte[] noId = args("name", name, "id", "0");
+        if (!"A".equals(to) && !"B".equals(to))
+        {
+            return new ClusterAgent.Prepared(move, noId, conflictKey(name), "refused: --to must be A or B", null);
+        }
+        if (agent == null)
+        {
+            final boolean peerOwns = controller.peerVolumes().stream().anyMatch(e -> e.name().equals(name));
+            return new ClusterAgent.Prepared(move, noId, conflictKey(name), peerOwns ?
+                (to.equals(here) ? "refused: volume " + name + " is owned by controller " +
+                    controller.context().peerNode() + ": run the move there (afactl --node " +
+                    controller.context().peerNode() + ")" :
+                    "refused: volume " + name + " is already owned by controller " + to) :
+                "refused: no volume " + name, null);
+        }
+        final byte[] moveArgs = args("name", name, "id", Integer.toString(agent.state().volumeId()), "to", to);
+        if (to.equals(here))
+        {
+            return new ClusterAgent.Prepared(move, moveArgs, conflictKey(name),
+                "refused: volume " + name + " is already owned by controller " + here, null);
+        }
+        if (!controller.link().isUp())
+        {
+            return new ClusterAgent.Prepared(move, moveArgs, conflictKey(name),
+                "refused: controller " + to + " is not connected (link down)", null);
+        }
+        return new ClusterAgent.Prepared(move, moveArgs, conflictKey(name), null, name + " is now owned by " + to);
+    }
+
+    private StepOutcome quiesceAndHold(final TaskContext ctx)
+    {
+        final VolumeAgent agent = controller.agentByName(arg(ctx, "name"));
+        if (agent == null)
+        {
+            ctx.failureReason("volume " + arg(ctx, "name") + " has no agent here");
+            return StepOutcome.FAILED;
+        }
+        final ClusterAgent.AgentReply reply = cluster.awaitReply(ctx, r -> quiesce(r, agent,
+            "move to " + arg(ctx, "to"), true, true, () ->
+            {
+                agent.applyRunningMode(WriteModeSetting.ONE_WAY_WB, 0); // clean cache: nothing left to mirror
+                agent.holdForMove();
+            }));
+        if (reply == null)
+        {
+            return StepOutcome.WAIT_PRECONDITION;
+        }
+        if (reply.failure() != null)
+        {
+            ctx.failureReason(reply.failure());
+            return StepOutcome.FAILED;
+        }
+        controller.pool(agent.state().volumeId()).stopJournal(); // idle from here: the peer may open it
+        return StepOutcome.DONE;
+    }
+
+    private StepOutcome undoHold(final TaskContext ctx)
+    {
+        final int volumeId = Integer.parseInt(arg(ctx, "id"));
+        final VolumeTable.Entry mine = controller.tableEntry(volumeId);
+        final VolumeTable.Entry theirs = controller.peerEntry(volumeId);
+        if (mine == null || theirs != null && theirs.generation() > mine.generation())
+        {
+            return StepOutcome.DONE; // the peer owns it: nothing to give back here
+        }
+        final VolumeAgent agent = controller.agentByName(arg(ctx, "name"));
+        final Pool pool = controller.pool(volumeId);
+        if (agent == null || pool == null)
+        {
+            return StepOutcome.DONE; // restarted: the agent was rebuilt from the table
+        }
+        pool.start(controller.idleStrategyForPools(), controller.errorHandler());
+        return outcome(ctx, cluster.awaitReply(ctx, r ->
+        {
+            if (!agent.execute(() ->
+            {
+                agent.releaseHold();
+                r.complete(null, null);
+            }))
+            {
+                r.complete("volume " + agent.state().name() + ": its agent is busy, try again", null);
+            }
+        }));
+    }
+
+    private StepOutcome handOver(final TaskContext ctx)
+    {
+        final int volumeId = Integer.parseInt(arg(ctx, "id"));
+        final VolumeTable.Entry mine = controller.tableEntry(volumeId);
+        if (mine == null)
+        {
+            ctx.failureReason("volume " + arg(ctx, "name") + " is not in this controller's table");
+            return StepOutcome.FAILED;
+        }
+        final VolumeTable.Entry theirs = controller.peerEntry(volumeId);
+        if (theirs != null && theirs.generation() > mine.generation() && !cluster.hasPendingReply(ctx))
+        {
+            return StepOutcome.DONE; // accepted before a crash or a lost answer
+        }
+        final ClusterAgent.AgentReply reply = cluster.awaitReply(ctx, r ->
+        {
+            ownershipReplies.put(volumeId, r);
+            final String text = mine.name() + " " + mine.sizeBytes() + " " + mine.mode().label() + " " +
+                mine.online() + " " + (mine.generation() + 1);
+            if (controller.link().ownership(volumeId, controller.context().nodeId(), 1 - controller.context().nodeId(),
+                PeerLink.OWNERSHIP_REQUEST, ctx.taskId(), text) < 0)
+            {
+                r.complete("the link to controller " + arg(ctx, "to") + " refused the request (down or full)", null);
+            }
+        });
+        if (reply == null)
+        {
+            return StepOutcome.WAIT_PRECONDITION;
+        }
+        ownershipReplies.remove(volumeId);
+        final VolumeTable.Entry after = controller.peerEntry(volumeId);
+        if (after != null && after.generation() > mine.generation())
+        {
+            return StepOutcome.DONE; // the peer's table is the commit point, whatever the answer said
+        }
+        ctx.failureReason(reply.failure() != null ? reply.failure() : "controller " + arg(ctx, "to") +
+            " did not take the volume");
+        return StepOutcome.FAILED;
+    }
+
+    /** Link thread: the peer's answer to an ownership request. */
+    void onOwnershipAnswer(final int volumeId, final boolean accepted, final String reason)
+    {
+        final ClusterAgent.AgentReply reply = ownershipReplies.get(volumeId);
+        if (reply != null)
+        {
+            reply.complete(accepted ? null : "controller refused: " + reason, null);
+        }
+    }
+
+    /** Cluster agent of the new owner: a REQUEST from the peer. */
+    void onOwnershipRequest(final int volumeId, final long taskId, final String text)
+    {
+        final String[] fields = text.split(" ");
+        final PeerLink link = controller.link();
+        final int me = controller.context().nodeId();
+        if (fields.length != 5)
+        {
+            link.ownership(volumeId, me, 1 - me, PeerLink.OWNERSHIP_REFUSED, taskId, "malformed request: " + text);
+            return;
+        }
+        final VolumeTable.Entry entry = new VolumeTable.Entry(volumeId, fields[0], Long.parseLong(fields[1]),
+            WriteModeSetting.parse(fields[2]), Boolean.parseBoolean(fields[3]), Long.parseLong(fields[4]));
+        controller.adopt(entry, failure -> link.ownership(volumeId, me, 1 - me,
+            failure == null ? PeerLink.OWNERSHIP_ACCEPTED : PeerLink.OWNERSHIP_REFUSED, taskId,
+            failure == null ? "ok" : failure));
+    }
+
+    private StepOutcome releaseMoved(final TaskContext ctx)
+    {
+        final int volumeId = Integer.parseInt(arg(ctx, "id"));
+        final VolumeAgent agent = controller.agentByName(arg(ctx, "name"));
+        if (controller.tableEntry(volumeId) != null)
+        {
+            controller.removeTableEntry(volumeId);
+        }
+        if (agent == null)
+        {
+            return StepOutcome.DONE; // restarted after the table dropped it
+        }
+        if (!cluster.hasPendingReply(ctx))
+        {
+            controller.unregister(agent);
+        }
+        final ClusterAgent.AgentReply reply = cluster.awaitReply(ctx, r ->
+        {
+            if (!agent.execute(() ->
+            {
+                agent.handOffParked(controller.forwarder()::submit);
+                r.complete(null, null);
+            }))
+            {
+                r.complete("volume " + agent.state().name() + ": its agent is busy", null);
+            }
+        });
+        if (reply == null)
+        {
+            return StepOutcome.WAIT_PRECONDITION;
+        }
+        controller.stopMovedAgent(agent); // REDO or not: the volume is the peer's now
+        return StepOutcome.DONE;
+    }
+
     /** Membership's mirror duty (cluster agent thread): the running mode of a WB volume follows the peer. */
     ClusterAgent.Prepared prepareMirror(final VolumeAgent agent, final String target, final long epoch)
     {
@@ -373,8 +582,7 @@ final class VolumeTasks
         }
         final String value = arg(ctx, key);
         controller.putTableEntry(modeField ?
-            new VolumeTable.Entry(volumeId, entry.name(), entry.sizeBytes(), WriteModeSetting.parse(value), entry.online()) :
-            new VolumeTable.Entry(volumeId, entry.name(), entry.sizeBytes(), entry.mode(), Boolean.parseBoolean(value)));
+            entry.withMode(WriteModeSetting.parse(value)) : entry.withOnline(Boolean.parseBoolean(value)));
         return StepOutcome.DONE;
     }
 
