@@ -26,6 +26,10 @@ import io.afasim.mirror.WriteCache;
 import io.afasim.utmd.BoundaryHook;
 import org.agrona.CloseHelper;
 import org.agrona.ErrorHandler;
+import io.afasim.mirror.Link;
+import io.afasim.mirror.LinkContext;
+import io.afasim.mirror.MirrorStore;
+import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.BusySpinIdleStrategy;
@@ -45,6 +49,8 @@ public final class Controller implements AutoCloseable
 {
     /** Longest an admin operation waits for an agent to answer. */
     static final long ADMIN_WAIT_MS = 60_000;
+    /** The mirror region is this much larger than the NVMe region whose copies it holds (copies in flight). */
+    static final long MIRROR_SLACK_BYTES = 4L << 20;
 
     private final ControllerContext ctx;
     private final NanoClock clock = SystemNanoClock.INSTANCE;
@@ -63,7 +69,9 @@ public final class Controller implements AutoCloseable
     private final Map<VolumeAgent, AgentRunner> runners = new ConcurrentHashMap<>();
     private final AtomicLong errorCount = new AtomicLong();
     /** The inter-controller link ({@link PeerLink#NONE} when this controller runs alone). */
-    private PeerLink link = PeerLink.NONE;
+    private final PeerLink link;
+    private final LinkBridge bridge;
+    private AgentRunner linkRunner;
     private QuorumArea quorum;
     private Forwarder forwarder;
     private ForwardTarget forwardTarget;
@@ -90,11 +98,13 @@ public final class Controller implements AutoCloseable
     /** This process's identity in the quorum area and on the link (a restarted controller is a new instance). */
     private final long instanceId = new java.security.SecureRandom().nextLong();
 
-    private Controller(final ControllerContext ctx, final UUID arrayId, final NvmeCache nvme)
+    private Controller(final ControllerContext ctx, final UUID arrayId, final NvmeCache nvme, final LinkBridge bridge)
     {
         this.ctx = ctx;
         this.arrayId = arrayId;
         this.nvme = nvme;
+        this.bridge = bridge;
+        this.link = bridge != null ? bridge : PeerLink.NONE;
         this.errorHandler = ex ->
         {
             errorCount.incrementAndGet();
@@ -124,10 +134,21 @@ public final class Controller implements AutoCloseable
         Files.createDirectories(ctx.runDir());
         final UUID arrayId = ArrayIdentity.loadOrCreate(ctx.shelfDir());
         final NvmeCache nvme = NvmeCache.openOrCreate(cacheContext(ctx, arrayId));
-        final Controller controller = new Controller(ctx, arrayId, nvme);
+        final LinkBridge bridge;
+        try
+        {
+            bridge = ctx.controllers() == 2 ? openLink(ctx, arrayId) : null;
+        }
+        catch (final RuntimeException ex)
+        {
+            nvme.close();
+            throw ex;
+        }
+        final Controller controller = new Controller(ctx, arrayId, nvme, bridge);
         try
         {
             controller.recoverVolumes();
+            controller.startLink();
             for (final Pool pool : controller.pools.values())
             {
                 pool.start(controller.idleStrategy(), controller.errorHandler);
@@ -203,6 +224,70 @@ public final class Controller implements AutoCloseable
             System.out.println("[afasim] controller " + ctx.node() + ": " + cluster.recoveredTaskCount() +
                 " configuration task(s) found unfinished in the task journal; resuming them (afactl task list)");
         }
+    }
+
+    /** The link to the peer: its embedded media driver, and the mirror region the peer's copies go to. */
+    private static LinkBridge openLink(final ControllerContext ctx, final UUID arrayId) throws IOException
+    {
+        final Path mirrorPath = nvmePath(ctx, arrayId).resolveSibling("mirror");
+        final MirrorStore mirrorStore = new MirrorStore(new CacheContext()
+            .regionPath(mirrorPath)
+            .regionSizeBytes(ctx.nvmeSizeBytes() + MIRROR_SLACK_BYTES)
+            .arrayId(arrayId)
+            .nodeId(ctx.nodeId())
+            .destageBatchMax(VolumeAgent.DESTAGE_BATCH_MAX)
+            .conclude());
+        try
+        {
+            final Path aeronDir = ctx.aeronDir(arrayId);
+            Files.createDirectories(aeronDir.getParent());
+            final LinkContext linkContext = new LinkContext()
+                .nodeId(ctx.nodeId())
+                .localEndpoint(ctx.linkEndpoint())
+                .peerEndpoint(ctx.linkPeerEndpoint())
+                .aeronDirectoryName(aeronDir.toString());
+            final LinkBridge bridge = new LinkBridge(mirrorStore);
+            bridge.attach(new Link(linkContext, bridge));
+            return bridge;
+        }
+        catch (final RuntimeException ex)
+        {
+            mirrorStore.close();
+            throw ex;
+        }
+    }
+
+    /** The link thread: the link's duty cycle, then the replies to requests the peer forwarded here. */
+    private void startLink()
+    {
+        if (bridge == null)
+        {
+            return;
+        }
+        bridge.controller(this);
+        final Link linkItself = bridge.link();
+        final Agent linkAgent = new Agent()
+        {
+            @Override
+            public int doWork()
+            {
+                return linkItself.doWork(clock.nanoTime()) + forwardTarget.sendReplies();
+            }
+
+            @Override
+            public void onClose()
+            {
+                linkItself.close();
+            }
+
+            @Override
+            public String roleName()
+            {
+                return "link-" + ctx.node();
+            }
+        };
+        linkRunner = new AgentRunner(idleStrategy(), errorHandler, null, linkAgent);
+        AgentRunner.startOnThread(linkRunner);
     }
 
     static Path nvmePath(final ControllerContext ctx, final UUID arrayId)
@@ -852,6 +937,11 @@ public final class Controller implements AutoCloseable
         CloseHelper.quietClose(nbd);
         CloseHelper.quietClose(clusterRunner);
         CloseHelper.quietClose(quorum);
+        CloseHelper.quietClose(linkRunner);
+        if (bridge != null)
+        {
+            CloseHelper.quietClose(bridge.mirrorStore());
+        }
         for (final AgentRunner runner : runners.values())
         {
             CloseHelper.quietClose(runner);
