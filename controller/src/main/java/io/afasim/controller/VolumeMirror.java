@@ -84,7 +84,10 @@ final class VolumeMirror implements MirrorSink
 
     boolean isAcknowledged(final long ticket)
     {
-        return ticket != NEVER && link.epoch() == activeEpoch && link.ackedTicket() >= ticket;
+        // acked ticket first, epoch second: the link publishes a new epoch before the new epoch's acked ticket, so a
+        // ticket acknowledged only in a later epoch is never taken for one of this epoch
+        final long acked = link.ackedTicket();
+        return ticket != NEVER && link.epoch() == activeEpoch && acked >= ticket;
     }
 
     long sentCount()
