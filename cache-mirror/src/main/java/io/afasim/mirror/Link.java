@@ -54,7 +54,7 @@ import org.agrona.concurrent.ringbuffer.ManyToOneRingBuffer;
  * <pre>
  *   DOWN --first doWork--> CONNECTING --handshakes exchanged--> UP
  *     ^                         |                                |
- *     +----- loss: onPeerDown (if UP), new epoch, close and re-add publication + subscription
+ *     +----- loss: onPeerDown (if UP), new epoch, close and re-add the publication
  * </pre>
  * Each start of CONNECTING begins a new <b>generation</b> g = 1, 2, ...; the link's <b>epoch</b> is
  * {@code epochBase + g}, where the default base is the wall clock in ms shifted left 20 bits, so a restarted
@@ -450,7 +450,8 @@ public final class Link implements AutoCloseable
 
     /**
      * A loss (or the first start): tell the handler if the link was up, end the generation (its queued
-     * reliable messages will be dropped, its unacknowledged tickets are LOST), open fresh channels, handshake.
+     * reliable messages will be dropped, its unacknowledged tickets are LOST), open a fresh publication,
+     * handshake.
      */
     private void startEpoch(final LinkDownReason reason)
     {
@@ -478,9 +479,16 @@ public final class Link implements AutoCloseable
         epoch = ctx.epochBase() + generation;
         increment(LinkStats.EPOCHS);
 
-        CloseHelper.quietCloseAll(publication, subscription);
-        assembler.clear();
-        subscription = aeron.addSubscription(ctx.subscriptionChannel(), ctx.streamId());
+        if (subscription == null)
+        {
+            // One subscription for the link's life: re-adding it would make the peer's publication report
+            // NOT_CONNECTED, taking the peer down, which re-adds its own... (seen: hundreds of epochs a
+            // minute). Frames of dead epochs that still arrive are dropped by the epoch check.
+            subscription = aeron.addSubscription(ctx.subscriptionChannel(), ctx.streamId(),
+                null, image -> assembler.freeSessionBuffer(image.sessionId()));
+        }
+        // A fresh publication (new session) per epoch: the peer never joins an old stream midway (STACK.md).
+        CloseHelper.quietClose(publication);
         publication = aeron.addExclusivePublication(ctx.publicationChannel(), ctx.streamId());
         receivedSequence = NULL_SEQUENCE;
         lastAckSentSequence = NULL_SEQUENCE;
