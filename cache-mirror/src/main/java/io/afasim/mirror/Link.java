@@ -209,6 +209,7 @@ public final class Link implements AutoCloseable
         final MediaDriver.Context driverContext = new MediaDriver.Context()
             .aeronDirectoryName(ctx.aeronDirectoryName())
             .threadingMode(ThreadingMode.INVOKER)
+            .asyncExecutorEnabled(false) // else the driver starts an "aeron-executor" thread of its own
             .dirDeleteOnStart(true)
             .dirDeleteOnShutdown(true)
             .warnIfDirectoryExists(false)

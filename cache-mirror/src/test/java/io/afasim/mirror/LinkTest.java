@@ -84,6 +84,46 @@ class LinkTest
     }
 
     @Test
+    void linksAddNoThreadsAndSteadyStateMirroringDoesNotAllocate()
+    {
+        final java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
+        final int threadsBefore = threads.getThreadCount();
+        final LinkTestSupport.RecordingHandler quietB = new LinkTestSupport.RecordingHandler();
+        quietB.record = false;
+        pair = new LinkPair(dir, ctx -> { }, new LinkTestSupport.RecordingHandler(), quietB);
+        pair.driveUntilUp();
+        assertEquals(threadsBefore, threads.getThreadCount(), "INVOKER mode: the links run on the caller's thread: " +
+            Thread.getAllStackTraces().keySet());
+
+        final LinkPublisher publisher = pair.a.newPublisher();
+        final UnsafeBuffer entry = new UnsafeBuffer(new byte[ChangeEntry.LENGTH_BYTES]);
+        final UnsafeBuffer page = new UnsafeBuffer(new byte[NvmeRegion.BLOCK_SIZE_BYTES]);
+        final org.agrona.concurrent.IdleStrategy idle = new org.agrona.concurrent.BackoffIdleStrategy(
+            10, 20, 1_000, 100_000);
+        final com.sun.management.ThreadMXBean allocation = (com.sun.management.ThreadMXBean)threads;
+        final long threadId = Thread.currentThread().getId();
+        long allocatedBytes = 0;
+        for (int round = 0; round < 2; round++)
+        {
+            final long before = allocation.getThreadAllocatedBytes(threadId);
+            for (int i = 0; i < 2_000; i++)
+            {
+                final long ticket = publisher.mirrorPage(1, i, entry, 0, page, 0);
+                assertTrue(ticket > 0);
+                while (!pair.a.isAcked(ticket))
+                {
+                    idle.idle(pair.a.doWork(System.nanoTime()) + pair.b.doWork(System.nanoTime()));
+                }
+            }
+            allocatedBytes = allocation.getThreadAllocatedBytes(threadId) - before;
+        }
+        System.out.println("[afasim] steady state: " + allocatedBytes + " bytes allocated for 2000 pages " +
+            "(both links, producer and driver on this thread)");
+        assertTrue(allocatedBytes < 16 * 1024, allocatedBytes + " bytes allocated in steady state");
+        assertEquals(4_000, quietB.applied.get());
+    }
+
+    @Test
     void everyReliableMessageTypeRoundTrips()
     {
         final long seed = TestSupport.seed("LinkTest.everyReliableMessageTypeRoundTrips");

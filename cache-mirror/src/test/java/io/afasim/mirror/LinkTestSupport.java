@@ -222,8 +222,11 @@ final class LinkTestSupport
             {
                 return false;
             }
-            add("MirrorPage", buffer, entryOffset, ChangeEntry.LENGTH_BYTES + NvmeRegion.BLOCK_SIZE_BYTES,
-                volumeId, cacheSequence, pageOffset - entryOffset);
+            if (record)
+            {
+                add("MirrorPage", buffer, entryOffset, ChangeEntry.LENGTH_BYTES + NvmeRegion.BLOCK_SIZE_BYTES,
+                    volumeId, cacheSequence, pageOffset - entryOffset);
+            }
             return true;
         }
 
@@ -234,7 +237,10 @@ final class LinkTestSupport
             {
                 return false;
             }
-            add("MirrorRecord", buffer, entryOffset, ChangeEntry.LENGTH_BYTES, volumeId, cacheSequence);
+            if (record)
+            {
+                add("MirrorRecord", buffer, entryOffset, ChangeEntry.LENGTH_BYTES, volumeId, cacheSequence);
+            }
             return true;
         }
 
@@ -246,7 +252,10 @@ final class LinkTestSupport
             {
                 return false;
             }
-            add("MirrorMetadata", buffer, payloadOffset, payloadLength, volumeId, recordType);
+            if (record)
+            {
+                add("MirrorMetadata", buffer, payloadOffset, payloadLength, volumeId, recordType);
+            }
             return true;
         }
 
@@ -256,7 +265,10 @@ final class LinkTestSupport
             {
                 return false;
             }
-            add("MirrorInvalidate", null, 0, 0, volumeId, cacheSequence);
+            if (record)
+            {
+                add("MirrorInvalidate", null, 0, 0, volumeId, cacheSequence);
+            }
             return true;
         }
 
@@ -266,7 +278,10 @@ final class LinkTestSupport
             {
                 return false;
             }
-            add("MirrorDiscardVolume", null, 0, 0, volumeId);
+            if (record)
+            {
+                add("MirrorDiscardVolume", null, 0, 0, volumeId);
+            }
             return true;
         }
 
@@ -276,7 +291,10 @@ final class LinkTestSupport
             {
                 return false;
             }
-            add("ResyncBegin", null, 0, 0, volumeId);
+            if (record)
+            {
+                add("ResyncBegin", null, 0, 0, volumeId);
+            }
             return true;
         }
 
@@ -286,7 +304,10 @@ final class LinkTestSupport
             {
                 return false;
             }
-            add("ResyncEnd", null, 0, 0, volumeId);
+            if (record)
+            {
+                add("ResyncEnd", null, 0, 0, volumeId);
+            }
             return true;
         }
 
@@ -298,8 +319,11 @@ final class LinkTestSupport
             {
                 return false;
             }
-            add("ForwardRequest", buffer, dataOffset, dataLength, requestId, volumeId, op, flags, offsetBytes,
-                lengthBytes);
+            if (record)
+            {
+                add("ForwardRequest", buffer, dataOffset, dataLength, requestId, volumeId, op, flags, offsetBytes,
+                    lengthBytes);
+            }
             return true;
         }
 
@@ -311,7 +335,10 @@ final class LinkTestSupport
             {
                 return false;
             }
-            add("ForwardReply", buffer, dataOffset, dataLength, requestId, status);
+            if (record)
+            {
+                add("ForwardReply", buffer, dataOffset, dataLength, requestId, status);
+            }
             return true;
         }
 
@@ -323,8 +350,11 @@ final class LinkTestSupport
             {
                 return false;
             }
-            add("Ownership", null, 0, 0, volumeId, fromNode, toNode, phase, taskId,
-                buffer.getStringWithoutLengthAscii(textOffset, textLength));
+            if (record)
+            {
+                add("Ownership", null, 0, 0, volumeId, fromNode, toNode, phase, taskId,
+                    buffer.getStringWithoutLengthAscii(textOffset, textLength));
+            }
             return true;
         }
     }
