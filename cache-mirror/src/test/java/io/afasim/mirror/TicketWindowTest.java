@@ -113,6 +113,12 @@ class TicketWindowTest
         final long bits = TicketWindow.ticketBitCountFor(16 << 20, 16_384);
         assertTrue(bits >= 16_384 + 2L * (16 << 20) / TicketWindow.RING_RECORD_LENGTH_MIN);
         assertEquals(Long.bitCount(bits), 1);
+        // The smallest reliable record really is that long: ring header + SBE header + block, 8-aligned.
+        final int smallest = org.agrona.BitUtil.align(8 + io.afasim.mirror.sbe.MessageHeaderEncoder.ENCODED_LENGTH +
+            io.afasim.mirror.sbe.MirrorDiscardVolumeEncoder.BLOCK_LENGTH, 8);
+        assertEquals(TicketWindow.RING_RECORD_LENGTH_MIN, smallest);
+        assertEquals(io.afasim.mirror.sbe.MirrorDiscardVolumeEncoder.BLOCK_LENGTH,
+            io.afasim.mirror.sbe.ResyncBeginEncoder.BLOCK_LENGTH);
         assertThrows(IllegalStateException.class, () -> new TicketWindow(4, 64).reset(0));
     }
 }
