@@ -260,7 +260,7 @@ public final class Link implements AutoCloseable
         return state == LinkState.UP;
     }
 
-    /** This link's current epoch (0 before the first {@link #doWork}). */
+    /** This link's current epoch (0 before the first {@link #doWork}; after {@link #close()}, one past the last). */
     public long epoch()
     {
         return epoch;
@@ -268,7 +268,11 @@ public final class Link implements AutoCloseable
 
     /**
      * The highest ticket of the current epoch such that it and every earlier ticket of the epoch were applied
-     * by the peer. Compare only with tickets of the same epoch; {@link #ticketStatus} does that for you.
+     * by the peer. Compare only with tickets of the same epoch; {@link #ticketStatus} / {@link #isAcked} do that
+     * for you with one read. A caller that compares by hand must read {@code ackedTicket()} <b>before</b>
+     * {@link #epoch()} ({@code t <= ackedTicket() && epoch() == epochAtSend}): read the other way round, a
+     * thread paused between the two reads across a loss could pair the old epoch with the new epoch's
+     * ackedTicket, which exceeds every ticket of the dead epoch.
      */
     public long ackedTicket()
     {
@@ -430,7 +434,8 @@ public final class Link implements AutoCloseable
         }
         finally
         {
-            endGeneration();
+            // Past the last epoch: its unacknowledged tickets are LOST, and epoch() no longer matches it.
+            advanceGeneration();
             CloseHelper.quietCloseAll(publication, subscription, aeron, driver);
         }
     }
@@ -465,19 +470,7 @@ public final class Link implements AutoCloseable
             increment(LinkStats.LINK_DOWNS);
             handler.onPeerDown(epoch, reason);
         }
-        if (generation > 0)
-        {
-            endGeneration();
-        }
-        generation++;
-        if (generation > TicketWindow.GENERATION_MAX)
-        {
-            throw new IllegalStateException("link generations exhausted: " + generation);
-        }
-        window.reset(generation);
-        ackedTicket = TicketWindow.ticket(generation, 0);
-        ticketCounter.set(TicketWindow.ticket(generation, 0));
-        epoch = ctx.epochBase() + generation;
+        advanceGeneration();
         increment(LinkStats.EPOCHS);
 
         if (subscription == null)
@@ -497,12 +490,29 @@ public final class Link implements AutoCloseable
         state = LinkState.CONNECTING;
     }
 
-    /** Remembers the generation's final acknowledged ticket, then moves {@link #ackedTicket} past it. */
-    private void endGeneration()
+    /**
+     * Ends the current generation and starts the next. The order of the volatile writes is the contract for
+     * other threads: the new {@link #epoch} first, then the old generation's final acknowledged ticket, then the
+     * new generation's {@link #ackedTicket} (past every old ticket), then the producers' counter. So a reader
+     * that reads {@code ackedTicket()} and then {@code epoch()} never pairs a new-generation ackedTicket with
+     * the old epoch, and {@link #ticketStatus} (one read of ackedTicket) is exact.
+     */
+    private void advanceGeneration()
     {
-        final long finalAcked = window.ackedTicket();
-        finalAckedTicketByGeneration.set((int)(generation % GENERATION_HISTORY), finalAcked);
-        ackedTicket = TicketWindow.ticket(generation + 1, 0);
+        final long next = generation + 1;
+        if (next > TicketWindow.GENERATION_MAX)
+        {
+            throw new IllegalStateException("link generations exhausted: " + next);
+        }
+        epoch = ctx.epochBase() + next;
+        if (generation > 0)
+        {
+            finalAckedTicketByGeneration.set((int)(generation % GENERATION_HISTORY), window.ackedTicket());
+        }
+        generation = next;
+        window.reset(next);
+        ackedTicket = TicketWindow.ticket(next, 0);
+        ticketCounter.set(TicketWindow.ticket(next, 0));
     }
 
     private void checkTimeouts()

@@ -508,6 +508,28 @@ class LinkTest
     }
 
     @Test
+    void closeResolvesPendingTicketsAsLostAndMovesTheEpochOn()
+    {
+        pair = new LinkPair(dir, ctx -> { });
+        pair.driveUntilUp();
+        final LinkPublisher publisher = pair.a.newPublisher();
+        final long acked = publisher.mirrorInvalidate(1, 1);
+        pair.driveUntil("acked", () -> pair.a.isAcked(acked));
+        final long pending = publisher.mirrorInvalidate(1, 2);
+        final long epoch = pair.a.epoch();
+        assertEquals(TicketStatus.PENDING, pair.a.ticketStatus(pending));
+
+        pair.a.close();
+        assertEquals(LinkState.CLOSED, pair.a.state());
+        assertEquals(TicketStatus.LOST, pair.a.ticketStatus(pending));
+        assertEquals(TicketStatus.ACKED, pair.a.ticketStatus(acked));
+        assertNotEquals(epoch, pair.a.epoch(), "no ticket of the closed epoch may read as acked by epoch + ackedTicket");
+        assertTrue(pair.a.ackedTicket() > pending);
+        assertEquals(LinkPublisher.LINK_DOWN, publisher.mirrorInvalidate(1, 3));
+        assertEquals(LinkDownReason.CLOSED, pair.handlerA.downReason);
+    }
+
+    @Test
     void publisherStatusesLinkDownQueueFullTooLong()
     {
         pair = new LinkPair(dir, ctx -> { });
