@@ -188,6 +188,10 @@ public final class Link implements AutoCloseable
     private long nextHandshakeNs;
     private boolean offeredInThisCycle;
     private LinkDownReason pendingLoss;
+    /** After a failed (re)connection attempt (e.g. the local endpoint is in use): not before this time again. */
+    private long retryNotBeforeNs;
+    private volatile String lastConnectError;
+    private int connectFailureCount;
 
     /**
      * Launches the embedded media driver (INVOKER mode) and connects the client; the channels are opened by the
@@ -385,7 +389,11 @@ public final class Link implements AutoCloseable
         int workCount = driverInvoker.invoke() + conductorInvoker.invoke();
         if (state == LinkState.DOWN)
         {
-            startEpoch(null);
+            if (retryNotBeforeNs - nowNs > 0)
+            {
+                return workCount;
+            }
+            tryStartEpoch(null);
             return workCount + 1;
         }
         if (!partitioned)
@@ -406,7 +414,7 @@ public final class Link implements AutoCloseable
         }
         if (pendingLoss != null)
         {
-            startEpoch(pendingLoss);
+            tryStartEpoch(pendingLoss);
             workCount++;
         }
         else if (offeredInThisCycle)
@@ -459,6 +467,41 @@ public final class Link implements AutoCloseable
      * reliable messages will be dropped, its unacknowledged tickets are LOST), open a fresh publication,
      * handshake.
      */
+    /**
+     * {@link #startEpoch}, throttled when it fails: a channel that cannot be opened (the local endpoint in use, a
+     * bad address) is retried once per heartbeat interval, logged the first time and then every 100th.
+     */
+    private void tryStartEpoch(final LinkDownReason reason)
+    {
+        try
+        {
+            startEpoch(reason);
+            lastConnectError = null;
+            connectFailureCount = 0;
+        }
+        catch (final RuntimeException ex)
+        {
+            state = LinkState.DOWN;
+            pendingLoss = null;
+            retryNotBeforeNs = nowNs + ctx.heartbeatIntervalNs();
+            lastConnectError = String.valueOf(ex.getMessage());
+            if (connectFailureCount++ % 100 == 0)
+            {
+                onError(ex);
+            }
+            else
+            {
+                counters.incrementAndGet(LinkStats.ERRORS);
+            }
+        }
+    }
+
+    /** Why the last attempt to open the link's channels failed, or null (any thread). */
+    public String lastConnectError()
+    {
+        return lastConnectError;
+    }
+
     private void startEpoch(final LinkDownReason reason)
     {
         final LinkState previous = state;

@@ -236,6 +236,16 @@ final class AdminServer implements AutoCloseable
             "link", controller.link().isUp() ? "up" : "down",
             "linkEpoch", Long.toString(controller.link().epoch()),
             "adminProtocol", Integer.toString(AdminProtocol.VERSION)));
+        if (controller.context().controllers() == 2)
+        {
+            records.add(AdminResponse.record("node",
+                "node", controller.context().peerNode(),
+                "state", controller.membership().state().name().toLowerCase(java.util.Locale.ROOT),
+                "link", controller.link().isUp() ? "up" : "down",
+                "linkEpoch", Long.toString(controller.link().epoch()),
+                "peerDiskBeatAgeMs", Long.toString(controller.membership().lastPeerBeatAgeMs()),
+                "volumes", Integer.toString(controller.peerVolumes().size())));
+        }
         records.addAll(volumeRecords(null));
         return AdminResponse.ok(records);
     }
@@ -261,6 +271,24 @@ final class AdminServer implements AutoCloseable
                 "state", state.online() ? "online" : "offline",
                 "owner", controller.context().node(),
                 "export", "nbd://" + controller.context().bindAddress() + ":" + controller.nbdPort() + "/" + state.name()));
+        }
+        // the peer's volumes, as its table says: exported here too (forwarded to the owner)
+        final boolean ownerLost = controller.membership().isPeerLost() && !controller.link().isUp();
+        for (final VolumeTable.Entry entry : controller.peerVolumes())
+        {
+            if (controller.agentById(entry.volumeId()) != null || onlyName != null && !onlyName.equals(entry.name()))
+            {
+                continue;
+            }
+            records.add(AdminResponse.record("volume",
+                "name", entry.name(),
+                "id", Integer.toString(entry.volumeId()),
+                "sizeBytes", Long.toString(entry.sizeBytes()),
+                "mode", entry.mode().label(),
+                "runningMode", "-",
+                "state", ownerLost ? "offline (owner down)" : entry.online() ? "online" : "offline",
+                "owner", controller.context().peerNode(),
+                "export", "nbd://" + controller.context().bindAddress() + ":" + controller.nbdPort() + "/" + entry.name()));
         }
         return records;
     }

@@ -67,6 +67,7 @@ public final class Controller implements AutoCloseable
     });
     private final Map<String, VolumeAgent> volumesByName = new ConcurrentHashMap<>();
     private final Map<VolumeAgent, AgentRunner> runners = new ConcurrentHashMap<>();
+    private final Map<String, VolumeAgent> movingOut = new ConcurrentHashMap<>();
     private final AtomicLong errorCount = new AtomicLong();
     /** The inter-controller link ({@link PeerLink#NONE} when this controller runs alone). */
     private final PeerLink link;
@@ -266,6 +267,12 @@ public final class Controller implements AutoCloseable
         }
         bridge.controller(this);
         final Link linkItself = bridge.link();
+        linkItself.doWork(clock.nanoTime()); // opens the channels now: a bad or busy endpoint stops the start
+        if (linkItself.lastConnectError() != null)
+        {
+            throw new IllegalStateException("link endpoint " + ctx.linkEndpoint() + " (peer " + ctx.linkPeerEndpoint() +
+                ") cannot be used: " + linkItself.lastConnectError());
+        }
         final Agent linkAgent = new Agent()
         {
             @Override
@@ -413,13 +420,21 @@ public final class Controller implements AutoCloseable
     void unregister(final VolumeAgent agent)
     {
         refreshPeerVolumes(); // the peer's table names the volume: the backend forwards it
+        movingOut.put(agent.state().name(), agent);
         volumesByName.remove(agent.state().name());
         rebuildIndex();
+    }
+
+    /** A volume agent handed to the peer and not yet stopped (cluster agent thread). */
+    VolumeAgent movingOut(final String name)
+    {
+        return movingOut.get(name);
     }
 
     /** Old owner: stops the handed-over volume's agent and closes its pool (files stay: the peer has them open). */
     void stopMovedAgent(final VolumeAgent agent)
     {
+        movingOut.remove(agent.state().name());
         CloseHelper.close(runners.remove(agent));
         agent.handOffParked(forwarder::submit); // anything the NBD thread queued after the hand-off
         nvme.closeWriteCache(agent.cache());
@@ -461,6 +476,7 @@ public final class Controller implements AutoCloseable
                     }
                     catch (final RuntimeException ex)
                     {
+                        errorHandler.onError(ex);
                         done.accept("cannot start volume " + entry.name() + ": " + ex.getMessage());
                     }
                 });

@@ -434,15 +434,22 @@ final class VolumeTasks
         }
         final VolumeTable.Entry entry = new VolumeTable.Entry(volumeId, fields[0], Long.parseLong(fields[1]),
             WriteModeSetting.parse(fields[2]), Boolean.parseBoolean(fields[3]), Long.parseLong(fields[4]));
-        controller.adopt(entry, failure -> link.ownership(volumeId, me, 1 - me,
-            failure == null ? PeerLink.OWNERSHIP_ACCEPTED : PeerLink.OWNERSHIP_REFUSED, taskId,
-            failure == null ? "ok" : failure));
+        controller.adopt(entry, failure ->
+        {
+            System.out.println("[afasim] controller " + controller.context().node() + ": volume " + entry.name() +
+                (failure == null ? " taken over from controller " + controller.context().peerNode() +
+                " (generation " + entry.generation() + ")" : " not taken over: " + failure));
+            link.ownership(volumeId, me, 1 - me,
+                failure == null ? PeerLink.OWNERSHIP_ACCEPTED : PeerLink.OWNERSHIP_REFUSED, taskId,
+                failure == null ? "ok" : failure);
+        });
     }
 
     private StepOutcome releaseMoved(final TaskContext ctx)
     {
         final int volumeId = Integer.parseInt(arg(ctx, "id"));
-        final VolumeAgent agent = controller.agentByName(arg(ctx, "name"));
+        final VolumeAgent registered = controller.agentByName(arg(ctx, "name"));
+        final VolumeAgent agent = registered != null ? registered : controller.movingOut(arg(ctx, "name"));
         if (controller.tableEntry(volumeId) != null)
         {
             controller.removeTableEntry(volumeId);
@@ -451,7 +458,7 @@ final class VolumeTasks
         {
             return StepOutcome.DONE; // restarted after the table dropped it
         }
-        if (!cluster.hasPendingReply(ctx))
+        if (registered != null)
         {
             controller.unregister(agent);
         }
