@@ -1,0 +1,175 @@
+package io.afasim.harness;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
+
+/**
+ * The steps scenarios share, on one {@link ControllerPair}, each through a user's interface (afactl, the admin
+ * endpoint, NBD) and each failing with both controllers' log tails. A scenario reads as the operator's and the
+ * host's actions:
+ * <pre>
+ *   scenario.createVolume(pair.a(), "va", 16 &lt;&lt; 20);
+ *   try (LedgerWriter load = scenario.writeThrough(ledger, 16, pair.a(), pair.b()))   // owner + non-owner paths
+ *   {
+ *       load.awaitProgress(2_000, Scenario.AWAIT_TIMEOUT_MS, scenario.diagnostics());
+ *       scenario.moveVolume(pair.a(), "va", "B");
+ *       load.awaitProgress(2_000, Scenario.AWAIT_TIMEOUT_MS, scenario.diagnostics());
+ *       load.stop(scenario.diagnostics()).assertNoHostErrors(scenario.diagnostics());
+ *   }
+ *   scenario.verifyFrom(ledger, pair.a(), pair.b());
+ * </pre>
+ */
+public final class Scenario
+{
+    /** Bound of every wait of a scenario step (generous: two controllers and the host share 2 cores). */
+    public static final long AWAIT_TIMEOUT_MS = 120_000;
+
+    private final ControllerPair pair;
+
+    private Scenario(final ControllerPair pair)
+    {
+        this.pair = pair;
+    }
+
+    public static Scenario on(final ControllerPair pair)
+    {
+        return new Scenario(pair);
+    }
+
+    public ControllerPair pair()
+    {
+        return pair;
+    }
+
+    /** Both controllers' states and log tails, computed when a failure message needs them. */
+    public Supplier<String> diagnostics()
+    {
+        return pair::logTails;
+    }
+
+    /** Runs afactl on {@code node} and fails (with its output and the logs) unless it exits 0. */
+    public AfactlResult afactlOk(final ControllerNode node, final String... args)
+    {
+        final AfactlResult result = node.afactl(args);
+        if (!result.ok())
+        {
+            throw new AssertionError("afactl " + String.join(" ", args) + " on controller " + node.name() + ": " +
+                result + "\n" + pair.logTails());
+        }
+        return result;
+    }
+
+    /** {@code afactl volume create NAME --size BYTES} on {@code owner}, in the controller's default mode. */
+    public void createVolume(final ControllerNode owner, final String volume, final long sizeBytes)
+    {
+        afactlOk(owner, "volume", "create", volume, "--size", Long.toString(sizeBytes));
+    }
+
+    /** {@code afactl volume create NAME --size BYTES --mode MODE} on {@code owner}. */
+    public void createVolume(final ControllerNode owner, final String volume, final long sizeBytes, final String mode)
+    {
+        afactlOk(owner, "volume", "create", volume, "--size", Long.toString(sizeBytes), "--mode", mode);
+    }
+
+    /** The volume's NBD URI on each node, in order (one host path per controller). */
+    public static String[] nbdUris(final String volume, final ControllerNode... nodes)
+    {
+        final String[] uris = new String[nodes.length];
+        for (int i = 0; i < nodes.length; i++)
+        {
+            uris[i] = nodes[i].nbdUri(volume);
+        }
+        return uris;
+    }
+
+    /**
+     * A {@link LedgerWriter} on the ledger's volume with one connection through each node: through the owner and
+     * the non-owner once forwarding exists, or twice through one node (multi-conn).
+     */
+    public LedgerWriter writeThrough(final Ledger ledger, final int queueDepth, final ControllerNode... nodes)
+        throws IOException
+    {
+        return LedgerWriter.start(ledger, queueDepth, nbdUris(ledger.volume(), nodes));
+    }
+
+    /** Verifies the ledger by reading the volume through each node; fails on the first inconsistent report. */
+    public List<LedgerReport> verifyFrom(final Ledger ledger, final ControllerNode... nodes) throws IOException
+    {
+        final List<LedgerReport> reports = new ArrayList<>();
+        for (final ControllerNode node : nodes)
+        {
+            final LedgerReport report = ledger.verify(node.nbdUri(ledger.volume()));
+            report.assertConsistent(() -> "(read through controller " + node.name() + ")\n" + pair.logTails());
+            System.out.println("[harness] " + report.summary());
+            reports.add(report);
+        }
+        return reports;
+    }
+
+    /**
+     * Waits (bounded) until {@code volume show} on {@code node} reports {@code field} = {@code value}, e.g. owner B
+     * after a move or a failover, mode wb after the peer is back. Returns the volume record.
+     */
+    public Map<String, String> awaitVolume(
+        final ControllerNode node, final String volume, final String field, final String value)
+    {
+        return awaitRecord("controller " + node.name() + " reports volume " + volume + " " + field + "=" + value,
+            () -> node.volume(volume), field, value);
+    }
+
+    /** Waits (bounded) until {@code node}'s status reports {@code field} = {@code value}. Returns the node record. */
+    public Map<String, String> awaitStatus(final ControllerNode node, final String field, final String value)
+    {
+        return awaitRecord("controller " + node.name() + " status " + field + "=" + value, node::status, field, value);
+    }
+
+    /**
+     * {@code afactl volume move NAME --to NODE} sent to {@code via}; then waits until both running controllers
+     * report the new owner.
+     */
+    public void moveVolume(final ControllerNode via, final String volume, final String to)
+    {
+        afactlOk(via, "volume", "move", volume, "--to", to);
+        for (final ControllerNode node : pair.nodes())
+        {
+            if (node.isAlive())
+            {
+                awaitVolume(node, volume, "owner", to);
+            }
+        }
+    }
+
+    private interface AdminQuery
+    {
+        Map<String, String> ask() throws IOException;
+    }
+
+    /** Polls an admin record until {@code field} = {@code value}; the last answer (or error) goes in the failure. */
+    private Map<String, String> awaitRecord(
+        final String what, final AdminQuery query, final String field, final String value)
+    {
+        final AtomicReference<Map<String, String>> record = new AtomicReference<>();
+        final AtomicReference<String> lastAnswer = new AtomicReference<>("none");
+        Poll.until(what, AWAIT_TIMEOUT_MS, () ->
+        {
+            try
+            {
+                final Map<String, String> answer = query.ask();
+                lastAnswer.set(answer.toString());
+                record.set(answer);
+                return Objects.equals(answer.get(field), value);
+            }
+            catch (final IOException ex)
+            {
+                lastAnswer.set(ex.toString());
+                return false;
+            }
+        }, () -> "last answer: " + lastAnswer.get() + "\n" + pair.logTails());
+        return record.get();
+    }
+}
