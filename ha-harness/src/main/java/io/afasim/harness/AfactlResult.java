@@ -11,6 +11,7 @@ public record AfactlResult(int exitCode, String out, String err)
     @Override
     public String toString()
     {
-        return "exit " + exitCode + (out.isBlank() ? "" : "\n" + out.strip()) + (err.isBlank() ? "" : "\n" + err.strip());
+        return "exit " + exitCode + (out.isBlank() ? "" : "\n" + out.strip()) +
+            (err.isBlank() ? "" : "\n" + err.strip());
     }
 }

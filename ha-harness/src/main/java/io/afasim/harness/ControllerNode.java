@@ -197,7 +197,8 @@ public final class ControllerNode implements AutoCloseable
         process.destroyForcibly();
         if (!waitForExit(STOP_TIMEOUT_MS))
         {
-            throw new IllegalStateException("controller " + name() + " survived SIGKILL for " + STOP_TIMEOUT_MS + " ms");
+            throw new IllegalStateException(
+                "controller " + name() + " survived SIGKILL for " + STOP_TIMEOUT_MS + " ms");
         }
     }
 
@@ -264,6 +265,12 @@ public final class ControllerNode implements AutoCloseable
     public String nbdUri(final String volume)
     {
         return readRunFile("nbd") + "/" + volume;
+    }
+
+    /** {@code nbd://HOST:PORT/} of this launch (the prefix of its volumes' URIs), from this node's run file. */
+    public String nbdAddress()
+    {
+        return readRunFile("nbd") + "/";
     }
 
     /** {@code HOST:PORT} of the admin endpoint, from this node's run file. */

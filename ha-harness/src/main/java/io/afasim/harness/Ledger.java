@@ -176,7 +176,8 @@ public final class Ledger
             for (int first = 0; first < blockCount; first += VERIFY_BLOCKS_PER_READ)
             {
                 final int count = Math.min(VERIFY_BLOCKS_PER_READ, blockCount - first);
-                client.read((long)first * LedgerBlock.BLOCK_SIZE_BYTES, buffer, 0, count * LedgerBlock.BLOCK_SIZE_BYTES);
+                client.read(
+                    (long)first * LedgerBlock.BLOCK_SIZE_BYTES, buffer, 0, count * LedgerBlock.BLOCK_SIZE_BYTES);
                 for (int i = 0; i < count; i++)
                 {
                     check(first + i, buffer, i * LedgerBlock.BLOCK_SIZE_BYTES, report, crc, expected);

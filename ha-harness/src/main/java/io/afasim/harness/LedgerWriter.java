@@ -20,7 +20,8 @@ import java.util.zip.CRC32C;
  * once: each block's writes are ordered by one connection, so its last acknowledged version is well defined. A
  * write enters the ledger as acknowledged only when its OK reply arrived. Host errors are counted: an error reply
  * (the write stays in doubt, the connection goes on) and a dropped connection (its outstanding writes stay in
- * doubt, its thread ends; it does not reconnect).
+ * doubt, its thread ends; it does not reconnect). A connection stops by itself after {@link #ERROR_REPLIES_MAX} error
+ * replies.
  * <p>
  * Block choice comes from a generator seeded with the ledger's seed and the connection index, so a seed replays the
  * same sequence of blocks per connection (the interleaving with the controllers' timing is not replayed).
@@ -31,6 +32,8 @@ public final class LedgerWriter implements AutoCloseable
     /** At most the controller's per-connection request limit (128). */
     public static final int QUEUE_DEPTH_MAX = 128;
     public static final long STOP_TIMEOUT_MS = 60_000;
+    /** A connection whose writes keep failing stops after this many error replies (no error loop on 2 cores). */
+    public static final long ERROR_REPLIES_MAX = 1_000;
 
     private final Ledger ledger;
     private final Connection[] connections;
@@ -163,6 +166,39 @@ public final class LedgerWriter implements AutoCloseable
         return errorReplies() + connectionDrops();
     }
 
+    /** Error replies on the connections whose URI starts with {@code uriPrefix} (a controller's {@code nbd://H:P/}). */
+    public long errorRepliesThrough(final String uriPrefix)
+    {
+        long sum = 0;
+        for (final Connection connection : connections)
+        {
+            sum += connection.uri.startsWith(uriPrefix) ? connection.errorReplies.get() : 0;
+        }
+        return sum;
+    }
+
+    /** Dropped connections among those whose URI starts with {@code uriPrefix}. */
+    public int connectionDropsThrough(final String uriPrefix)
+    {
+        int count = 0;
+        for (final Connection connection : connections)
+        {
+            count += connection.uri.startsWith(uriPrefix) && connection.dropCause != null ? 1 : 0;
+        }
+        return count;
+    }
+
+    /** Connections whose URI starts with {@code uriPrefix}. */
+    public int connectionsThrough(final String uriPrefix)
+    {
+        int count = 0;
+        for (final Connection connection : connections)
+        {
+            count += connection.uri.startsWith(uriPrefix) ? 1 : 0;
+        }
+        return count;
+    }
+
     /** True while any connection's thread runs. */
     public boolean isRunning()
     {
@@ -226,7 +262,8 @@ public final class LedgerWriter implements AutoCloseable
     {
         if (hostErrors() != 0)
         {
-            throw new AssertionError("host errors on " + ledger.volume() + ": " + describe() + "\n" + diagnostics.get());
+            throw new AssertionError("host errors on " + ledger.volume() + ": " + describe() + "\n" +
+                diagnostics.get());
         }
         return this;
     }
@@ -283,11 +320,12 @@ public final class LedgerWriter implements AutoCloseable
     public void close()
     {
         stopping = true;
+        final long deadlineNs = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(STOP_TIMEOUT_MS);
         for (final Thread thread : threads)
         {
             try
             {
-                thread.join(STOP_TIMEOUT_MS);
+                thread.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadlineNs - System.nanoTime())));
             }
             catch (final InterruptedException ex)
             {
@@ -347,7 +385,7 @@ public final class LedgerWriter implements AutoCloseable
         {
             try
             {
-                while (!writer.isStopping())
+                while (!writer.isStopping() && errorReplies.get() < ERROR_REPLIES_MAX)
                 {
                     submitNext();
                 }

@@ -1,5 +1,6 @@
 package io.afasim.harness;
 
+import io.afasim.controller.NbdClient;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -30,6 +31,7 @@ public final class Scenario
     public static final long AWAIT_TIMEOUT_MS = 120_000;
 
     private final ControllerPair pair;
+    private final long startedNs = System.nanoTime();
 
     private Scenario(final ControllerPair pair)
     {
@@ -44,6 +46,12 @@ public final class Scenario
     public ControllerPair pair()
     {
         return pair;
+    }
+
+    /** Prints {@code [harness] +MS ms: what}: the scenario's steps with their time, beside the controllers' logs. */
+    public void note(final String what)
+    {
+        System.out.println("[harness] +" + (System.nanoTime() - startedNs) / 1_000_000 + " ms: " + what);
     }
 
     /** Both controllers' states and log tails, computed when a failure message needs them. */
@@ -94,7 +102,35 @@ public final class Scenario
     public LedgerWriter writeThrough(final Ledger ledger, final int queueDepth, final ControllerNode... nodes)
         throws IOException
     {
+        for (final ControllerNode node : nodes)
+        {
+            awaitExport(node, ledger.volume());
+        }
         return LedgerWriter.start(ledger, queueDepth, nbdUris(ledger.volume(), nodes));
+    }
+
+    /**
+     * Waits (bounded) until {@code node} lists {@code volume} among its NBD exports (NBD_OPT_LIST): at once on the
+     * owner; on the non-owner once it has learnt of the peer's volume.
+     */
+    public void awaitExport(final ControllerNode node, final String volume)
+    {
+        final AtomicReference<String> lastAnswer = new AtomicReference<>("none");
+        Poll.until("controller " + node.name() + " exports " + volume + " over NBD", AWAIT_TIMEOUT_MS, () ->
+        {
+            try
+            {
+                final NbdUri address = NbdUri.parse(node.nbdUri(volume));
+                final List<String> exports = NbdClient.listExports(address.host(), address.port());
+                lastAnswer.set(exports.toString());
+                return exports.contains(volume);
+            }
+            catch (final IOException ex)
+            {
+                lastAnswer.set(ex.toString());
+                return false;
+            }
+        }, () -> "last export list: " + lastAnswer.get() + "\n" + pair.logTails());
     }
 
     /** Verifies the ledger by reading the volume through each node; fails on the first inconsistent report. */
@@ -128,19 +164,69 @@ public final class Scenario
         return awaitRecord("controller " + node.name() + " status " + field + "=" + value, node::status, field, value);
     }
 
+    /** Waits (bounded) until {@code node} reports its peer in {@code state} (up, suspect, down, alone). */
+    public Map<String, String> awaitPeerState(final ControllerNode node, final String state)
+    {
+        return awaitStatus(node, "peerState", state);
+    }
+
+    /** Waits (bounded) until {@code node} runs {@code volume} in {@code mode} (wb, 1wb, wt): field runningMode. */
+    public Map<String, String> awaitRunningMode(final ControllerNode node, final String volume, final String mode)
+    {
+        return awaitVolume(node, volume, "runningMode", mode);
+    }
+
     /**
-     * {@code afactl volume move NAME --to NODE} sent to {@code via}; then waits until both running controllers
-     * report the new owner.
+     * {@code afactl volume move NAME --to NODE} sent to {@code via}; then waits until the new owner reports itself
+     * as the volume's owner.
      */
     public void moveVolume(final ControllerNode via, final String volume, final String to)
     {
         afactlOk(via, "volume", "move", volume, "--to", to);
-        for (final ControllerNode node : pair.nodes())
+        awaitVolume(pair.node(to), volume, "owner", to);
+    }
+
+    /** Waits (bounded) until every load has acknowledged {@code moreAcknowledged} writes beyond its count now. */
+    public void progress(final long moreAcknowledged, final LedgerWriter... loads)
+    {
+        final long[] targets = new long[loads.length];
+        for (int i = 0; i < loads.length; i++)
         {
-            if (node.isAlive())
-            {
-                awaitVolume(node, volume, "owner", to);
-            }
+            targets[i] = loads[i].acknowledged() + moreAcknowledged;
+        }
+        for (int i = 0; i < loads.length; i++)
+        {
+            loads[i].awaitAcknowledged(targets[i], AWAIT_TIMEOUT_MS, diagnostics());
+        }
+    }
+
+    /** Stops every load (each drains what it sent) and fails if any of them saw a host error. */
+    public void stopCleanly(final LedgerWriter... loads)
+    {
+        for (final LedgerWriter load : loads)
+        {
+            load.stop(diagnostics());
+        }
+        for (final LedgerWriter load : loads)
+        {
+            load.assertNoHostErrors(diagnostics());
+        }
+    }
+
+    /**
+     * After {@code victim} was killed: the load's connections through {@code victimAddress} (its
+     * {@link ControllerNode#nbdAddress()} before the kill) dropped, with no error reply; every other connection of the
+     * load saw no host error at all.
+     */
+    public void assertOnlyVictimPathsFailed(final LedgerWriter load, final String victimAddress)
+    {
+        final int victimConnections = load.connectionsThrough(victimAddress);
+        if (load.connectionDropsThrough(victimAddress) != victimConnections ||
+            load.errorRepliesThrough(victimAddress) != 0 ||
+            load.hostErrors() != victimConnections)
+        {
+            throw new AssertionError("only the " + victimConnections + " connection(s) through " + victimAddress +
+                " may fail, and only by dropping: " + load.describe() + "\n" + pair.logTails());
         }
     }
 
