@@ -34,6 +34,8 @@ public final class ControllerPair implements AutoCloseable
 
     private final Path arrayDir;
     private final Path nvmeRoot;
+    private final String endpointA;
+    private final String endpointB;
     private final ControllerNode a;
     private final ControllerNode b;
     private final List<ControllerNode> extras = new ArrayList<>();
@@ -45,8 +47,8 @@ public final class ControllerPair implements AutoCloseable
         this.arrayDir = arrayDir.toAbsolutePath();
         this.nvmeRoot = nvmeRootFor(this.arrayDir);
         final int[] linkPorts = freeUdpPorts(2);
-        final String endpointA = "127.0.0.1:" + linkPorts[0];
-        final String endpointB = "127.0.0.1:" + linkPorts[1];
+        this.endpointA = "127.0.0.1:" + linkPorts[0];
+        this.endpointB = "127.0.0.1:" + linkPorts[1];
         this.a = new ControllerNode(
             testContext(this.arrayDir, nvmeRoot, "A").linkEndpoint(endpointA).linkPeerEndpoint(endpointB),
             this.arrayDir.resolve("controller-A.log"));
@@ -152,10 +154,16 @@ public final class ControllerPair implements AutoCloseable
         return nvmeRoot;
     }
 
-    /** A fresh context for a controller on this pair's array and NVMe root (same sizes; ports of its own). */
+    /**
+     * A fresh context for a controller on this pair's array and NVMe root: the same sizes, and for node A or B that
+     * node's link endpoints (never the bench's default ports).
+     */
     public ControllerContext newContext(final String node)
     {
-        return testContext(arrayDir, nvmeRoot, node);
+        final boolean isB = "B".equals(node);
+        return testContext(arrayDir, nvmeRoot, node)
+            .linkEndpoint(isB ? endpointB : endpointA)
+            .linkPeerEndpoint(isB ? endpointA : endpointB);
     }
 
     /**
