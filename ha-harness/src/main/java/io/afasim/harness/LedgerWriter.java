@@ -129,6 +129,17 @@ public final class LedgerWriter implements AutoCloseable
         return ledger;
     }
 
+    /** The URIs of this writer's connections. */
+    public List<String> uris()
+    {
+        final List<String> uris = new ArrayList<>();
+        for (final Connection connection : connections)
+        {
+            uris.add(connection.uri);
+        }
+        return uris;
+    }
+
     /** Writes acknowledged so far, all connections. */
     public long acknowledged()
     {
@@ -507,16 +518,5 @@ public final class LedgerWriter implements AutoCloseable
                 ")") + (drop == null ? "" : ", connection dropped: " + drop) +
                 (failure == null ? "" : ", HARNESS FAILURE: " + failure);
         }
-    }
-
-    /** The URIs of this writer's connections. */
-    public List<String> uris()
-    {
-        final List<String> uris = new ArrayList<>();
-        for (final Connection connection : connections)
-        {
-            uris.add(connection.uri);
-        }
-        return uris;
     }
 }
