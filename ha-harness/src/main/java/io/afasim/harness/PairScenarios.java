@@ -3,8 +3,8 @@ package io.afasim.harness;
 import java.io.IOException;
 
 /**
- * The issue-5 scenarios that need the inter-controller link: forwarding, volume move, failover and failback. Each
- * is written here against the harness so that, once the link is wired, its system test is three lines:
+ * The issue-5 scenarios of a linked pair: forwarding, volume move, peer loss, return to WB, failover. Each is one
+ * method here, so that its system test is three lines ({@code PairScenariosSystemTest}):
  * <pre>
  *   &#64;Test
  *   void writesThroughTheNonOwnerAreForwarded() throws Exception
@@ -15,12 +15,12 @@ import java.io.IOException;
  *       }
  *   }
  * </pre>
- * Until then they fail (with the link down a write through the non-owner gets EIO and {@code volume move} is
- * refused), so no test runs them yet. What they rely on from the controller: admin {@code status} field
- * {@code peerState} (up once the link and the disk heartbeat are both seen, down after a peer loss), {@code volume
- * show} fields {@code owner} and {@code runningMode} (wb, 1wb), peer volumes exported over NBD by the non-owner, and
- * failback handing a volume back to its restarted owner. After each scenario every acknowledged write reads back
- * through both controllers (through the survivor alone while the peer is down).
+ * Two have no test yet because the controller fails them: {@link #volumeMoveThereAndBackUnderLoad} (after the move
+ * back neither controller lists the volume) and {@link #peerKillFailsItsVolumesOver} (no takeover of a dead peer's
+ * volumes: writes forwarded to it fail). What the scenarios use from the controller: admin {@code status} field
+ * {@code peerState} (up, suspect, down, alone), {@code volume show} fields {@code owner} and {@code runningMode} (wb,
+ * 1wb, wt), the peer's volumes exported over NBD by the non-owner. After each scenario every acknowledged write reads
+ * back through both controllers (through the survivor alone while the peer is down).
  */
 public final class PairScenarios
 {
@@ -47,10 +47,27 @@ public final class PairScenarios
     }
 
     /**
-     * {@code afactl volume move va --to B} and back to A, under load on connections to both controllers: no host
-     * error, every acknowledged write readable through both.
+     * {@code afactl volume move va --to B} under load on connections to both controllers: no host error, B reports
+     * itself the owner, every acknowledged write reads back through both.
      */
     public static void volumeMoveUnderLoad(final ControllerPair pair, final long seed) throws IOException
+    {
+        final Scenario scenario = startLinked(pair);
+        scenario.createVolume(pair.a(), "va", VOLUME_BYTES);
+        final Ledger ledger = new Ledger("va", VOLUME_BYTES, seed);
+        try (LedgerWriter load = scenario.writeThrough(ledger, QUEUE_DEPTH, pair.a(), pair.b()))
+        {
+            scenario.progress(ACKS_PER_PHASE, load);
+            scenario.moveVolume(pair.a(), "va", "B");
+            scenario.note("va moved to B");
+            scenario.progress(ACKS_PER_PHASE, load);
+            scenario.stopCleanly(load);
+        }
+        scenario.verifyFrom(ledger, pair.a(), pair.b());
+    }
+
+    /** {@link #volumeMoveUnderLoad}, then {@code --to A} sent to the new owner B, still under load on both. */
+    public static void volumeMoveThereAndBackUnderLoad(final ControllerPair pair, final long seed) throws IOException
     {
         final Scenario scenario = startLinked(pair);
         scenario.createVolume(pair.a(), "va", VOLUME_BYTES);
@@ -67,16 +84,15 @@ public final class PairScenarios
         scenario.verifyFrom(ledger, pair.a(), pair.b());
     }
 
-    /** The ledgers of a peer-loss scenario: A's own volume and the volume A took over from B. */
-    public record PeerLoss(Ledger survivorVolume, Ledger peerVolume)
+    /** A peer-loss scenario's state: its steps, the survivor A's volume's ledger and the lost peer B's volume's. */
+    public record PeerLoss(Scenario scenario, Ledger survivorVolume, Ledger peerVolume)
     {
     }
 
     /**
-     * SIGKILL of B while both volumes (va owned by A, vb by B, both WB) are written through both controllers: the
-     * connections through B drop (a multipath host's other path is A), the connections through A see no host error
-     * (va goes on in 1-way-WB, vb is taken over by A and the same connection keeps working); every acknowledged write
-     * of both reads back through A.
+     * SIGKILL of B under load: va (owned by A, WB) is written through A and through B (forwarded), vb (owned by B)
+     * through B. A reports its peer down; va stays writable through A with no host error (it runs 1-way-WB); the
+     * connections through B only dropped. Every acknowledged write of va reads back through A.
      */
     public static PeerLoss peerKillUnderLoad(final ControllerPair pair, final long seed) throws IOException
     {
@@ -88,49 +104,78 @@ public final class PairScenarios
         final Ledger ledgerA = new Ledger("va", VOLUME_BYTES, seed);
         final Ledger ledgerB = new Ledger("vb", VOLUME_BYTES, seed + 1);
         try (LedgerWriter loadA = scenario.writeThrough(ledgerA, QUEUE_DEPTH, pair.a(), pair.b());
-             LedgerWriter loadB = scenario.writeThrough(ledgerB, QUEUE_DEPTH, pair.a(), pair.b()))
+             LedgerWriter loadB = scenario.writeThrough(ledgerB, QUEUE_DEPTH, pair.b()))
         {
             scenario.progress(ACKS_PER_PHASE, loadA, loadB);
             final String victim = pair.b().nbdAddress();
             pair.b().kill();
+            scenario.note("B killed");
             scenario.awaitPeerState(pair.a(), "down");
-            scenario.progress(ACKS_PER_PHASE, loadA, loadB);
             scenario.awaitRunningMode(pair.a(), "va", "1wb");
-            scenario.awaitVolume(pair.a(), "vb", "owner", "A");
+            scenario.progress(ACKS_PER_PHASE, loadA);
             loadA.stop(scenario.diagnostics());
-            loadB.stop(scenario.diagnostics());
+            loadB.awaitEnded(Scenario.AWAIT_TIMEOUT_MS, scenario.diagnostics());
             scenario.assertOnlyVictimPathsFailed(loadA, victim);
             scenario.assertOnlyVictimPathsFailed(loadB, victim);
         }
         scenario.verifyFrom(ledgerA, pair.a());
-        scenario.verifyFrom(ledgerB, pair.a());
-        return new PeerLoss(ledgerA, ledgerB);
+        return new PeerLoss(scenario, ledgerA, ledgerB);
     }
 
     /**
-     * {@link #peerKillUnderLoad}, then B restarts while both volumes are written through A: the pair is whole again
-     * (peer up on both), vb is handed back to B, both volumes run WB; no host error; every acknowledged write of both
-     * reads back through both controllers.
+     * {@link #peerKillUnderLoad}, then B restarts (T1) while va is written through A: both report the peer up, va
+     * and vb run WB again; then both volumes are written through both controllers with no host error, and every
+     * acknowledged write of both reads back through A and through B.
      */
     public static void peerRestartReturnsToWb(final ControllerPair pair, final long seed) throws IOException
     {
         final PeerLoss loss = peerKillUnderLoad(pair, seed);
-        final Scenario scenario = Scenario.on(pair);
-        try (LedgerWriter loadA = scenario.writeThrough(loss.survivorVolume(), QUEUE_DEPTH, pair.a());
-             LedgerWriter loadB = scenario.writeThrough(loss.peerVolume(), QUEUE_DEPTH, pair.a()))
+        final Scenario scenario = loss.scenario();
+        try (LedgerWriter loadA = scenario.writeThrough(loss.survivorVolume(), QUEUE_DEPTH, pair.a()))
         {
-            scenario.progress(ACKS_PER_PHASE / 3, loadA, loadB);
+            scenario.progress(ACKS_PER_PHASE / 3, loadA);
             pair.b().restart();
+            scenario.note("B up again");
             scenario.awaitPeerState(pair.a(), "up");
             scenario.awaitPeerState(pair.b(), "up");
-            scenario.awaitVolume(pair.b(), "vb", "owner", "B");
-            scenario.awaitRunningMode(pair.b(), "vb", "wb");
             scenario.awaitRunningMode(pair.a(), "va", "wb");
+            scenario.awaitRunningMode(pair.b(), "vb", "wb");
+            scenario.note("both volumes back in WB");
+            scenario.progress(ACKS_PER_PHASE / 3, loadA);
+            scenario.stopCleanly(loadA);
+        }
+        try (LedgerWriter loadA = scenario.writeThrough(loss.survivorVolume(), QUEUE_DEPTH, pair.a(), pair.b());
+             LedgerWriter loadB = scenario.writeThrough(loss.peerVolume(), QUEUE_DEPTH, pair.a(), pair.b()))
+        {
             scenario.progress(ACKS_PER_PHASE, loadA, loadB);
             scenario.stopCleanly(loadA, loadB);
         }
         scenario.verifyFrom(loss.survivorVolume(), pair.a(), pair.b());
         scenario.verifyFrom(loss.peerVolume(), pair.a(), pair.b());
+    }
+
+    /**
+     * Failover (DESIGN §7): vb (owned by B) written through A and through B; SIGKILL of B: A takes vb over and the
+     * connection through A keeps working with no host error (only B's connection drops); vb reads back through A.
+     */
+    public static void peerKillFailsItsVolumesOver(final ControllerPair pair, final long seed) throws IOException
+    {
+        final Scenario scenario = startLinked(pair);
+        scenario.createVolume(pair.b(), "vb", VOLUME_BYTES);
+        scenario.awaitRunningMode(pair.b(), "vb", "wb");
+        final Ledger ledger = new Ledger("vb", VOLUME_BYTES, seed);
+        try (LedgerWriter load = scenario.writeThrough(ledger, QUEUE_DEPTH, pair.a(), pair.b()))
+        {
+            scenario.progress(ACKS_PER_PHASE, load);
+            final String victim = pair.b().nbdAddress();
+            pair.b().kill();
+            scenario.awaitPeerState(pair.a(), "down");
+            scenario.progress(ACKS_PER_PHASE, load);
+            scenario.awaitVolume(pair.a(), "vb", "owner", "A");
+            load.stop(scenario.diagnostics());
+            scenario.assertOnlyVictimPathsFailed(load, victim);
+        }
+        scenario.verifyFrom(ledger, pair.a());
     }
 
     /** Starts both controllers and waits until each sees the other (link and disk heartbeat). */

@@ -1,0 +1,55 @@
+package io.afasim.harness;
+
+import io.afasim.journal.Seeds;
+import java.nio.file.Path;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.CleanupMode;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The issue-5 scenarios of a linked pair ({@link PairScenarios}): after each, every acknowledged write reads back
+ * through both controllers (through the survivor while the peer is down), and no host saw an error except on a
+ * connection to a controller that was killed.
+ */
+class PairScenariosSystemTest
+{
+    @TempDir(cleanup = CleanupMode.ON_SUCCESS)
+    Path dir;
+
+    @Test
+    void writesThroughTheNonOwnerAreForwarded() throws Exception
+    {
+        try (ControllerPair pair = ControllerPair.create(dir.resolve("array")))
+        {
+            PairScenarios.writesThroughTheNonOwner(pair, Seeds.seed("writesThroughTheNonOwner"));
+        }
+    }
+
+    @Test
+    void volumeMovesToThePeerUnderLoadOnBothControllers() throws Exception
+    {
+        try (ControllerPair pair = ControllerPair.create(dir.resolve("array")))
+        {
+            PairScenarios.volumeMoveUnderLoad(pair, Seeds.seed("volumeMoveUnderLoad"));
+        }
+    }
+
+    @Test
+    void survivorsVolumeStaysWritableWhenThePeerIsKilledUnderLoad() throws Exception
+    {
+        try (ControllerPair pair = ControllerPair.create(dir.resolve("array")))
+        {
+            PairScenarios.peerKillUnderLoad(pair, Seeds.seed("peerKillUnderLoad"));
+        }
+    }
+
+    @Test
+    void peerRestartUnderLoadReturnsBothVolumesToWb() throws Exception
+    {
+        try (ControllerPair pair = ControllerPair.create(dir.resolve("array")))
+        {
+            PairScenarios.peerRestartReturnsToWb(pair, Seeds.seed("peerRestartReturnsToWb"));
+        }
+    }
+}
