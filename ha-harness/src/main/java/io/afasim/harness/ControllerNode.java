@@ -292,15 +292,32 @@ public final class ControllerNode implements AutoCloseable
         return new AfactlResult(code, out.toString(), err.toString());
     }
 
-    /** The {@code node} record of an admin {@code status} (node, state, pid, nbd, volumes, ...). */
+    /**
+     * This node's own {@code node} record of an admin {@code status} (node, state, pid, nbd, volumes, peerState, ...);
+     * a pair's status also has a record for the peer, see {@link #peerStatus()}.
+     */
     public Map<String, String> status() throws IOException
     {
+        return nodeRecord(name());
+    }
+
+    /** The record an admin {@code status} of this node gives for its peer (state, link, volumes, ...). */
+    public Map<String, String> peerStatus() throws IOException
+    {
+        return nodeRecord("A".equals(name()) ? "B" : "A");
+    }
+
+    private Map<String, String> nodeRecord(final String node) throws IOException
+    {
         final List<Map<String, String>> records = admin(AdminRequest.of(AdminCommand.STATUS)).records("node");
-        if (records.size() != 1)
+        for (final Map<String, String> record : records)
         {
-            throw new IOException("status of controller " + name() + " has " + records.size() + " node records");
+            if (node.equals(record.get("node")))
+            {
+                return record;
+            }
         }
-        return records.get(0);
+        throw new IOException("status of controller " + name() + " has no record of node " + node + ": " + records);
     }
 
     /** The {@code volume} record of an admin {@code volume show} (name, id, sizeBytes, mode, state, owner, export). */

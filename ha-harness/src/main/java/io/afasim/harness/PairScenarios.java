@@ -15,9 +15,8 @@ import java.io.IOException;
  *       }
  *   }
  * </pre>
- * Two have no test yet because the controller fails them: {@link #volumeMoveThereAndBackUnderLoad} (after the move
- * back neither controller lists the volume) and {@link #peerKillFailsItsVolumesOver} (no takeover of a dead peer's
- * volumes: writes forwarded to it fail). What the scenarios use from the controller: admin {@code status} field
+ * One has no test yet because the controller fails it: {@link #peerKillFailsItsVolumesOver} (no takeover of a dead
+ * peer's volumes: writes forwarded to it fail with errno 108). What the scenarios use from the controller: admin {@code status} field
  * {@code peerState} (up, suspect, down, alone), {@code volume show} fields {@code owner} and {@code runningMode} (wb,
  * 1wb, wt), the peer's volumes exported over NBD by the non-owner. After each scenario every acknowledged write reads
  * back through both controllers (through the survivor alone while the peer is down).

@@ -36,6 +36,15 @@ class PairScenariosSystemTest
     }
 
     @Test
+    void volumeMovesThereAndBackUnderLoad() throws Exception
+    {
+        try (ControllerPair pair = ControllerPair.create(dir.resolve("array")))
+        {
+            PairScenarios.volumeMoveThereAndBackUnderLoad(pair, Seeds.seed("volumeMoveThereAndBackUnderLoad"));
+        }
+    }
+
+    @Test
     void survivorsVolumeStaysWritableWhenThePeerIsKilledUnderLoad() throws Exception
     {
         try (ControllerPair pair = ControllerPair.create(dir.resolve("array")))
