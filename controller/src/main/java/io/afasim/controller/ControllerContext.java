@@ -133,6 +133,11 @@ public final class ControllerContext
         }
         checkEndpoint(LINK_ENDPOINT_PROP_NAME, linkEndpoint);
         checkEndpoint(LINK_PEER_ENDPOINT_PROP_NAME, linkPeerEndpoint);
+        if (linkEndpoint.equals(linkPeerEndpoint))
+        {
+            throw new IllegalArgumentException(LINK_PEER_ENDPOINT_PROP_NAME + "=" + linkPeerEndpoint + " must differ from " +
+                LINK_ENDPOINT_PROP_NAME + " (this controller's own endpoint)");
+        }
         if (heartbeatIntervalMs < 10 || heartbeatIntervalMs > 10_000)
         {
             throw new IllegalArgumentException(HEARTBEAT_INTERVAL_MS_PROP_NAME + "=" + heartbeatIntervalMs +
