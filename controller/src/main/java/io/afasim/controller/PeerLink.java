@@ -16,7 +16,10 @@ interface PeerLink
     long LINK_DOWN = -2;
 
     /** No peer: a controller running alone. */
-    PeerLink NONE = new PeerLink()
+    PeerLink NONE = new Disconnected();
+
+    /** A link that is never up and sends nothing (every send is {@link #LINK_DOWN}); tests override parts. */
+    class Disconnected implements PeerLink
     {
         @Override
         public boolean isUp()
@@ -84,7 +87,7 @@ interface PeerLink
         {
             return LINK_DOWN;
         }
-    };
+    }
 
     /** Forwards a host request (or one chunk of it) to the owner; {@code data} only for WRITE. */
     long forwardRequest(

@@ -104,7 +104,7 @@ class ForwarderTest
     {
     }
 
-    static final class ScriptedLink implements PeerLink
+    static final class ScriptedLink extends PeerLink.Disconnected
     {
         final List<Sent> sent = new ArrayList<>();
         final UnsafeBuffer empty = new UnsafeBuffer(new byte[0]);
@@ -133,48 +133,6 @@ class ForwarderTest
         public long epoch()
         {
             return epoch;
-        }
-
-        @Override
-        public long ackedTicket()
-        {
-            return 0;
-        }
-
-        @Override
-        public long mirrorPage(final int v, final long s, final DirectBuffer e, final int eo, final DirectBuffer p, final int po)
-        {
-            return LINK_DOWN;
-        }
-
-        @Override
-        public long mirrorRecord(final int v, final long s, final DirectBuffer e, final int eo)
-        {
-            return LINK_DOWN;
-        }
-
-        @Override
-        public long mirrorInvalidate(final int v, final long s)
-        {
-            return LINK_DOWN;
-        }
-
-        @Override
-        public long mirrorDiscardVolume(final int v)
-        {
-            return LINK_DOWN;
-        }
-
-        @Override
-        public long forwardReply(final long id, final int s, final DirectBuffer d, final int o, final int l)
-        {
-            return LINK_DOWN;
-        }
-
-        @Override
-        public long ownership(final int v, final int f, final int t, final int p, final long task, final String text)
-        {
-            return LINK_DOWN;
         }
     }
 }

@@ -154,7 +154,7 @@ class MembershipTest
         assertFalse(mine.readPeer().valid(), "a checksum mismatch is not a heartbeat");
     }
 
-    private static final class StubLink implements PeerLink
+    private static final class StubLink extends PeerLink.Disconnected
     {
         boolean up;
         long epoch;
@@ -169,55 +169,6 @@ class MembershipTest
         public long epoch()
         {
             return epoch;
-        }
-
-        @Override
-        public long ackedTicket()
-        {
-            return 0;
-        }
-
-        @Override
-        public long mirrorPage(final int v, final long s, final DirectBuffer e, final int eo, final DirectBuffer p, final int po)
-        {
-            return LINK_DOWN;
-        }
-
-        @Override
-        public long mirrorRecord(final int v, final long s, final DirectBuffer e, final int eo)
-        {
-            return LINK_DOWN;
-        }
-
-        @Override
-        public long mirrorInvalidate(final int v, final long s)
-        {
-            return LINK_DOWN;
-        }
-
-        @Override
-        public long mirrorDiscardVolume(final int v)
-        {
-            return LINK_DOWN;
-        }
-
-        @Override
-        public long forwardRequest(final long id, final int v, final int c, final int f, final long o, final int l,
-            final DirectBuffer d, final int dof, final int dl)
-        {
-            return LINK_DOWN;
-        }
-
-        @Override
-        public long forwardReply(final long id, final int s, final DirectBuffer d, final int o, final int l)
-        {
-            return LINK_DOWN;
-        }
-
-        @Override
-        public long ownership(final int v, final int f, final int t, final int p, final long task, final String text)
-        {
-            return LINK_DOWN;
         }
     }
 }
