@@ -3,7 +3,6 @@ package io.afasim.controller;
 import java.util.ArrayDeque;
 
 import org.HdrHistogram.Histogram;
-import org.HdrHistogram.SingleWriterRecorder;
 
 /**
  * One layer of a volume's I/O stack as its agent sees it: a request tracker (requests inside the
@@ -19,9 +18,7 @@ final class Layer
 
     private final LayerId id;
     private final ArrayDeque<Object> parked = new ArrayDeque<>(64);
-    private final SingleWriterRecorder latency = new SingleWriterRecorder(LATENCY_NS_MAX, 2);
-    private final Histogram cumulative = new Histogram(LATENCY_NS_MAX, 2);
-    private Histogram interval;
+    private final LatencyRecorder latency = new LatencyRecorder();
     private boolean open = true;
     private int inFlight;
     private int inFlightMax;
@@ -105,7 +102,7 @@ final class Layer
             throw new IllegalStateException(id.label() + ": exit without enter");
         }
         inFlight--;
-        latency.recordValue(Math.min(Math.max(0, nowNs - enteredNs), LATENCY_NS_MAX));
+        latency.recordValue(nowNs - enteredNs);
     }
 
     int inFlight()
@@ -134,10 +131,8 @@ final class Layer
     }
 
     /** All latencies recorded so far (any thread; serialize callers). */
-    synchronized Histogram latencySnapshot()
+    Histogram latencySnapshot()
     {
-        interval = latency.getIntervalHistogram(interval);
-        cumulative.add(interval);
-        return cumulative.copy();
+        return latency.snapshot();
     }
 }
