@@ -13,7 +13,10 @@ import static io.afasim.controller.NbdProtocol.*;
  * One NBD client connection, driven by the server's network thread only (no locks): non-blocking handshake
  * (fixed newstyle, option haggling), then transmission: request headers are parsed from {@link #in}, WRITE
  * payloads land in a pooled data buffer, requests go to the backend, and completions come back (through the
- * server's completion queue) to a reply ring that is written out with a gathering write (header + data).
+ * server's completion queue) to a reply ring. The ring is written out once per duty cycle of the network thread
+ * ({@link NbdServer} flushes every connection that queued replies): up to {@link #REPLY_BATCH_MAX} replies go in
+ * one gathering write (each reply's header from its slot's own header buffer, then its read data), so a burst of
+ * completions costs one syscall, not one per reply.
  * <p>
  * Resources per connection are bounded: {@code requestsInFlightMax} request slots (a slot is held from header
  * to reply sent); when slots or data buffers run out the connection stops reading (TCP back-pressure) and is
@@ -37,6 +40,10 @@ final class NbdConnection {
     /** Handshake replies (one option's replies must fit; LIST is truncated to it). */
     static final int CONTROL_OUTPUT_BYTES = 64 * 1024;
     static final int ERROR_MESSAGE_MAX_BYTES = 128;
+    /** Replies in one gathering write at most (two buffers each: header, read data). */
+    static final int REPLY_BATCH_MAX = 64;
+    /** A slot's own reply header: structured header (20) + error (4 + 2 + message) or read offset (8). */
+    static final int SLOT_REPLY_HEADER_BYTES = STRUCTURED_REPLY_HEADER_BYTES + 6 + ERROR_MESSAGE_MAX_BYTES;
     private static final byte[] ZEROES_124 = new byte[124];
 
     // Fixed error texts (no allocation on the error path).
@@ -62,9 +69,18 @@ final class NbdConnection {
     private final NbdCounters counters;
     private final ByteBuffer in = ByteBuffer.allocateDirect(INPUT_BYTES);
     private final ByteBuffer ctl = ByteBuffer.allocateDirect(CONTROL_OUTPUT_BYTES);
+    /** BLOCK_STATUS reply headers (many extents): at most one such reply per batch uses it. */
     private final ByteBuffer replyHeader;
-    private final ByteBuffer[] gather = new ByteBuffer[2];
+    /** Every other reply's header, one per request slot (slices of one direct buffer). */
+    private final ByteBuffer[] slotReplyHeaders;
+    private final ByteBuffer[] gather = new ByteBuffer[2 * REPLY_BATCH_MAX];
+    private int gatherHead;
     private int gatherCount;
+    /** Replies of the batch being written, oldest first, and the index of each one's last buffer in gather. */
+    private final HostRequest[] sendBatch = new HostRequest[REPLY_BATCH_MAX];
+    private final int[] sendBatchLastBuffer = new int[REPLY_BATCH_MAX];
+    private int sendHead;
+    private int sendCount;
     private final HostRequest[] requests;
     private final int[] freeSlots;
     private int freeSlotCount;
@@ -94,11 +110,12 @@ final class NbdConnection {
     private long payloadRemaining;
     private HostRequest discardReply;
     private long discardRemaining;
-    private HostRequest sending;
     private boolean finishing;
     private boolean stalled;
     /** True while in the server's resume queue (at most once there). */
     boolean resumeQueued;
+    /** True while in the server's flush queue (at most once there). */
+    boolean flushQueued;
     /** True while in the server's buffer waiter list (at most once there). */
     boolean waitingForBuffer;
     int activeIndex = -1;
@@ -125,6 +142,11 @@ final class NbdConnection {
         this.replyMask = ringCapacity - 1;
         this.replyHeader = ByteBuffer.allocateDirect(
             STRUCTURED_REPLY_HEADER_BYTES + 8 + 6 + ERROR_MESSAGE_MAX_BYTES + 4 + 8 * ctx.blockStatusExtentsMax());
+        final ByteBuffer headers = ByteBuffer.allocateDirect(slots * SLOT_REPLY_HEADER_BYTES);
+        this.slotReplyHeaders = new ByteBuffer[slots];
+        for (int i = 0; i < slots; i++) {
+            slotReplyHeaders[i] = headers.slice(i * SLOT_REPLY_HEADER_BYTES, SLOT_REPLY_HEADER_BYTES);
+        }
     }
 
     // ------------------------------------------------------------------ lifecycle
@@ -155,7 +177,10 @@ final class NbdConnection {
         payloadRemaining = 0;
         discardReply = null;
         discardRemaining = 0;
-        sending = null;
+        sendHead = 0;
+        sendCount = 0;
+        gatherHead = 0;
+        gatherCount = 0;
         finishing = false;
         stalled = false;
         phase = PHASE_CLIENT_FLAGS;
@@ -221,9 +246,10 @@ final class NbdConnection {
             releaseRequest(discardReply);
             discardReply = null;
         }
-        if (sending != null) {
-            releaseRequest(sending);
-            sending = null;
+        while (sendCount > 0) {
+            releaseRequest(sendBatch[sendHead]);
+            sendBatch[sendHead++] = null;
+            sendCount--;
         }
         while (replyHead != replyTail) {
             final HostRequest request = pollReply();
@@ -776,8 +802,15 @@ final class NbdConnection {
 
     // ------------------------------------------------------------------ replies
 
-    private void enqueueReply(final HostRequest request) throws IOException {
+    /** Queues a reply; the server flushes the connection at the end of its duty cycle ({@link #flush}). */
+    private void enqueueReply(final HostRequest request) {
         replyRing[(int)(replyTail++ & replyMask)] = request;
+        server.queueFlush(this);
+    }
+
+    /** Writes queued replies (network thread, once per duty cycle in which replies were queued). */
+    void flush() throws IOException {
+        flushQueued = false;
         flushOutput();
     }
 
@@ -800,35 +833,63 @@ final class NbdConnection {
         }
         if (ctl.position() == 0) {
             for (int budget = replyRing.length; budget > 0; budget--) {
-                if (sending == null) {
-                    if (replyHead == replyTail) {
-                        break;
-                    }
-                    sending = pollReply();
-                    encodeReply(sending);
-                }
-                channel.write(gather, 0, gatherCount);
-                if (gather[gatherCount - 1].hasRemaining()) {
+                if (sendCount == 0 && !fillBatch()) {
                     break;
                 }
-                final HostRequest sent = sending;
-                sending = null;
-                onReplySent(sent);
+                channel.write(gather, gatherHead, gatherCount - gatherHead);
+                releaseSent();
+                if (sendCount > 0) {
+                    break; // the socket is full: OP_WRITE resumes
+                }
             }
         }
         checkFinished();
         updateInterest();
     }
 
+    /** Takes queued replies into a new batch (encoded, buffers in gather order); false when none is queued. */
+    private boolean fillBatch() {
+        sendHead = 0;
+        gatherHead = 0;
+        gatherCount = 0;
+        boolean blockStatusInBatch = false;
+        while (replyHead != replyTail && sendCount < REPLY_BATCH_MAX) {
+            final boolean blockStatus = replyRing[(int)(replyHead & replyMask)].command() == CMD_BLOCK_STATUS;
+            if (blockStatus && blockStatusInBatch) {
+                break; // the shared block status header is taken: next batch
+            }
+            blockStatusInBatch |= blockStatus;
+            final HostRequest request = pollReply();
+            encodeReply(request);
+            sendBatch[sendCount] = request;
+            sendBatchLastBuffer[sendCount] = gatherCount - 1;
+            sendCount++;
+        }
+        return sendCount > 0;
+    }
+
+    /** Releases every reply of the batch that is fully written; skips the written buffers. */
+    private void releaseSent() {
+        while (sendCount > 0 && !gather[sendBatchLastBuffer[sendHead]].hasRemaining()) {
+            final HostRequest sent = sendBatch[sendHead];
+            sendBatch[sendHead++] = null;
+            sendCount--;
+            onReplySent(sent);
+        }
+        while (gatherHead < gatherCount && !gather[gatherHead].hasRemaining()) {
+            gather[gatherHead++] = null;
+        }
+    }
+
     private void encodeReply(final HostRequest request) {
-        final ByteBuffer header = replyHeader.clear();
+        final ByteBuffer header =
+            (request.command() == CMD_BLOCK_STATUS ? replyHeader : slotReplyHeaders[request.slotIndex]).clear();
         int errno = request.errno();
         if (errno != 0 && !isWireErrno(errno)) {
             counters.increment(NbdCounters.BACKEND_BAD_ERRNO);
             errno = HostRequest.EIO;
         }
-        gather[0] = header;
-        gatherCount = 1;
+        gather[gatherCount++] = header;
         final boolean readData = errno == 0 && request.command() == CMD_READ && request.lengthBytes() > 0;
         if (!structuredReplies) {
             header.putInt(SIMPLE_REPLY_MAGIC).putInt(errno).putLong(request.cookie());
@@ -848,8 +909,7 @@ final class NbdConnection {
         if (readData) {
             final ByteBuffer data = request.dataByteBuffer;
             data.limit((int)request.lengthBytes()).position(0);
-            gather[1] = data;
-            gatherCount = 2;
+            gather[gatherCount++] = data;
         }
     }
 
@@ -907,7 +967,7 @@ final class NbdConnection {
 
     private void checkFinished() {
         if (finishing && phase != PHASE_CLOSED && freeSlotCount == requests.length && ctl.position() == 0
-            && sending == null) {
+            && sendCount == 0) {
             close();
         }
     }
@@ -920,7 +980,7 @@ final class NbdConnection {
         if (!finishing && !stalled && in.hasRemaining()) {
             ops |= SelectionKey.OP_READ;
         }
-        if (ctl.position() > 0 || sending != null || replyHead != replyTail) {
+        if (ctl.position() > 0 || sendCount > 0 || replyHead != replyTail) {
             ops |= SelectionKey.OP_WRITE;
         }
         if (key.interestOps() != ops) {

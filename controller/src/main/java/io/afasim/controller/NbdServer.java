@@ -280,6 +280,9 @@ public final class NbdServer implements AutoCloseable {
     private int resumeCount;
     private final NbdConnection[] bufferWaiters;
     private int bufferWaiterCount;
+    /** Connections with replies queued in this duty cycle: each is flushed once, at its end. */
+    private final NbdConnection[] flushQueue;
+    private int flushCount;
     private final Thread thread;
     private volatile boolean closeRequested;
     private boolean draining;
@@ -297,6 +300,7 @@ public final class NbdServer implements AutoCloseable {
         this.idle = new NbdConnection[ctx.connectionsMax()];
         this.resumeQueue = new NbdConnection[ctx.connectionsMax()];
         this.bufferWaiters = new NbdConnection[ctx.connectionsMax()];
+        this.flushQueue = new NbdConnection[ctx.connectionsMax()];
         this.selector = Selector.open();
         this.serverChannel = ServerSocketChannel.open();
         try {
@@ -386,12 +390,13 @@ public final class NbdServer implements AutoCloseable {
         }
     }
 
-    /** One duty cycle: ready sockets, completions, resumed connections, handshake timeouts. */
+    /** One duty cycle: ready sockets, completions, resumed connections, replies out, handshake timeouts. */
     int doWork() throws IOException {
         int work = selector.selectNow(keyHandler);
         wakeupPending.set(false);
         work += completions.drain(completionDrainer, ctx.completionsPerWorkMax());
         work += runResumes();
+        runFlushes();
         if (nowNs - nextTimeoutCheckNs >= 0) {
             nextTimeoutCheckNs = nowNs + TIMEOUT_CHECK_INTERVAL_NS;
             closeExpiredHandshakes();
@@ -512,6 +517,23 @@ public final class NbdServer implements AutoCloseable {
         return work;
     }
 
+    /** Writes the replies queued in this duty cycle: one gathering write per connection and batch. */
+    private void runFlushes() {
+        for (int i = 0; i < flushCount; i++) {
+            final NbdConnection connection = flushQueue[i];
+            flushQueue[i] = null;
+            try {
+                connection.flush();
+            } catch (final IOException ex) {
+                counters.increment(NbdCounters.CONNECTION_IO_ERRORS);
+                connection.close();
+            } catch (final RuntimeException ex) {
+                unexpected(ex, connection);
+            }
+        }
+        flushCount = 0;
+    }
+
     private void closeExpiredHandshakes() {
         for (int i = activeCount - 1; i >= 0; i--) {
             final NbdConnection connection = active[i];
@@ -609,6 +631,14 @@ public final class NbdServer implements AutoCloseable {
         }
     }
 
+    /** A connection queued replies: it is flushed at the end of this duty cycle. */
+    void queueFlush(final NbdConnection connection) {
+        if (!connection.flushQueued) {
+            connection.flushQueued = true;
+            flushQueue[flushCount++] = connection;
+        }
+    }
+
     void queueResume(final NbdConnection connection) {
         if (!connection.resumeQueued) {
             connection.resumeQueued = true;
@@ -640,6 +670,9 @@ public final class NbdServer implements AutoCloseable {
     private void onCompleteAnyThread(final HostRequest request) {
         if (!completions.offer(request)) {
             throw new IllegalStateException("NBD completion queue full: more requests in flight than slots");
+        }
+        if (Thread.currentThread() == thread) {
+            return; // completed on the network thread itself (served at once): drained in this or the next cycle
         }
         if (!wakeupPending.get() && wakeupPending.compareAndSet(false, true)) {
             selector.wakeup();
