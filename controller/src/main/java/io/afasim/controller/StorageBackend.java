@@ -115,6 +115,11 @@ final class StorageBackend implements NbdBackend
 
     private void submitTo(final VolumeAgent agent, final HostRequest request)
     {
+        if (request.command() == HostRequest.READ && agent.readCache().tryServe(request))
+        {
+            request.complete(HostRequest.OK); // every block in the read cache: answered here, no hand-off
+            return;
+        }
         if (!agent.offer(request))
         {
             // cannot happen within the NBD in-flight limits (connections x requests < queue capacity)

@@ -254,6 +254,7 @@ final class VolumeAgent implements Agent
         {
             work += quiesce.advance();
         }
+        readCache.sharedReads(quiesce == null && !fenced && state.online());
         return work;
     }
 
@@ -647,6 +648,8 @@ final class VolumeAgent implements Agent
             if (destageStatus == IoStatus.OK)
             {
                 destageStatus = volume.write(lba, block, blockOffset);
+                // the page is the block's current content: the write cache hands over only pages that are the
+                // newest change of their LBA at that moment (a later write or trim invalidates the entry again)
                 if (destageStatus == IoStatus.OK)
                 {
                     readCache.put(lba, block, blockOffset);
@@ -929,6 +932,7 @@ final class VolumeAgent implements Agent
     private void fence(final String reason)
     {
         fenced = true;
+        readCache.sharedReads(false);
         errorCount++;
         System.err.println("[afasim] volume " + state.name() + " fenced: " + reason +
             "; its I/O fails until the controller restarts (recovery restores the committed state; " +
@@ -1035,6 +1039,7 @@ final class VolumeAgent implements Agent
 
     private void closeGates()
     {
+        readCache.sharedReads(false); // the network thread sends every read here again until the gates reopen
         for (final Layer layer : layers)
         {
             layer.close();
