@@ -315,8 +315,17 @@ public final class Controller implements AutoCloseable
             .conclude();
     }
 
-    /** One per agent thread, as configured (see {@link ControllerContext#IDLE_STRATEGY_PROP_NAME}). */
+    /**
+     * One per agent thread, as configured (see {@link ControllerContext#IDLE_STRATEGY_PROP_NAME}); the backoff
+     * strategy parks on the agent's {@code doorbell} (if any), so that handing it work wakes it at once.
+     */
     private IdleStrategy idleStrategy()
+    {
+        return idleStrategy(new Doorbell()); // a pool's journal agent rings it (Pool.start)
+    }
+
+    /** {@link #idleStrategy()}, parking on {@code doorbell} (null: none) with the default backoff strategy. */
+    private IdleStrategy idleStrategy(final Doorbell doorbell)
     {
         switch (ctx.idleStrategy())
         {
@@ -325,7 +334,8 @@ public final class Controller implements AutoCloseable
             case "sleep":
                 return new SleepingIdleStrategy(ctx.idleParkNsMax());
             default:
-                return new BackoffIdleStrategy(10, 10, 1_000, ctx.idleParkNsMax());
+                return doorbell == null ? new BackoffIdleStrategy(10, 10, 1_000, ctx.idleParkNsMax()) :
+                    new DoorbellIdleStrategy(doorbell, 10, 10, 1_000, ctx.idleParkNsMax());
         }
     }
 
@@ -536,7 +546,7 @@ public final class Controller implements AutoCloseable
 
     private void startAgent(final VolumeAgent agent)
     {
-        final AgentRunner runner = new AgentRunner(idleStrategy(), errorHandler, null, agent);
+        final AgentRunner runner = new AgentRunner(idleStrategy(agent.doorbell()), errorHandler, null, agent);
         runners.put(agent, runner);
         AgentRunner.startOnThread(runner);
     }

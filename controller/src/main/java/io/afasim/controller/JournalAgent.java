@@ -40,6 +40,8 @@ final class JournalAgent implements Agent
     private final ManyToOneConcurrentArrayQueue<Runnable> commands = new ManyToOneConcurrentArrayQueue<>(256);
     private final RedoBatch[] pending = new RedoBatch[BATCHES_PER_COMMIT_MAX];
     private final Consumer<RedoBatch> collector = this::collect;
+    /** Rung when work is handed over; the doorbell of this agent's idle strategy, set before it starts. */
+    private volatile Doorbell doorbell = new Doorbell();
     private int pendingCount;
     private boolean pausing;
     private long pauseEpoch;
@@ -67,13 +69,29 @@ final class JournalAgent implements Agent
     /** From a volume agent: false when the queue is full (the agent retries). */
     boolean offer(final RedoBatch batch)
     {
-        return batches.offer(batch);
+        if (!batches.offer(batch))
+        {
+            return false;
+        }
+        doorbell.ring();
+        return true;
     }
 
     /** Runs {@code command} on this agent's thread; false when the queue is full. */
     boolean execute(final Runnable command)
     {
-        return commands.offer(command);
+        if (!commands.offer(command))
+        {
+            return false;
+        }
+        doorbell.ring();
+        return true;
+    }
+
+    /** The doorbell this agent's idle strategy parks on (see {@link DoorbellIdleStrategy}); before it starts. */
+    void doorbell(final Doorbell doorbell)
+    {
+        this.doorbell = doorbell;
     }
 
     /** True once the store is fenced after a failed commit: nothing more becomes durable. */

@@ -131,6 +131,10 @@ final class Pool implements AutoCloseable
 
     void start(final IdleStrategy idleStrategy, final ErrorHandler errorHandler)
     {
+        if (idleStrategy instanceof DoorbellIdleStrategy)
+        {
+            journal.doorbell(((DoorbellIdleStrategy)idleStrategy).doorbell()); // volume agents' batches wake it
+        }
         runner = new AgentRunner(idleStrategy, errorHandler, null, journal);
         AgentRunner.startOnThread(runner);
     }

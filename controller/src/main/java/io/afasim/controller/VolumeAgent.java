@@ -65,6 +65,7 @@ final class VolumeAgent implements Agent
         new ManyToOneConcurrentArrayQueue<>(QUEUE_CAPACITY);
     private final ManyToOneConcurrentArrayQueue<Runnable> commands = new ManyToOneConcurrentArrayQueue<>(256);
     private final Consumer<HostRequest> requestHandler = this::onRequest;
+    private final Doorbell doorbell = new Doorbell();
     private final Layer[] layers = new Layer[LayerId.TOP_DOWN.length];
     private final Layer forwarding;
     private final Layer volumeLayer;
@@ -130,6 +131,8 @@ final class VolumeAgent implements Agent
         this.journal = journal;
         this.clock = clock;
         this.spare = new RedoBatch(redoBatchBytes);
+        spare.durableListener(doorbell); // the journal agent wakes this agent when a batch is durable
+        redo.batch().durableListener(doorbell);
         for (final LayerId id : LayerId.TOP_DOWN)
         {
             layers[id.ordinal()] = new Layer(id);
@@ -222,13 +225,29 @@ final class VolumeAgent implements Agent
     /** From any thread (the NBD network thread): false when the queue is full. */
     boolean offer(final HostRequest request)
     {
-        return requests.offer(request);
+        if (!requests.offer(request))
+        {
+            return false;
+        }
+        doorbell.ring();
+        return true;
     }
 
     /** Runs {@code command} on this agent's thread; false when the command queue is full. */
     boolean execute(final Runnable command)
     {
-        return commands.offer(command);
+        if (!commands.offer(command))
+        {
+            return false;
+        }
+        doorbell.ring();
+        return true;
+    }
+
+    /** Rung by the threads that hand this agent work (see {@link DoorbellIdleStrategy}). */
+    Doorbell doorbell()
+    {
+        return doorbell;
     }
 
     @Override
@@ -264,6 +283,7 @@ final class VolumeAgent implements Agent
     void requestPause(final long epoch)
     {
         pauseEpoch = epoch;
+        doorbell.ring();
     }
 
     /** True once the agent has stopped for pause {@code epoch} and touches nothing until {@link #resume}. */
@@ -275,6 +295,7 @@ final class VolumeAgent implements Agent
     void resume(final long epoch)
     {
         resumeEpoch = epoch;
+        doorbell.ring();
     }
 
     // ---------------------------------------------------------------- host requests

@@ -29,6 +29,7 @@ public final class RedoBatch implements RedoSink
     private int positionBytes;
     private int recordCount;
     private volatile long durableLsn;
+    private Runnable durableListener;
 
     public RedoBatch(final int capacityBytes)
     {
@@ -150,6 +151,19 @@ public final class RedoBatch implements RedoSink
     public void durableLsn(final long lsn)
     {
         durableLsn = lsn;
+        if (lsn != 0 && durableListener != null)
+        {
+            durableListener.run();
+        }
+    }
+
+    /**
+     * Called on the journal owner's thread each time the batch is marked durable or failed (e.g. to wake the
+     * volume's agent); preallocated, must not block. Set once by the batch's owner.
+     */
+    public void durableListener(final Runnable listener)
+    {
+        durableListener = listener;
     }
 
     public long durableLsn()
