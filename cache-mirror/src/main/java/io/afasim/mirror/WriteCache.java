@@ -18,9 +18,15 @@ import org.agrona.concurrent.UnsafeBuffer;
  * <pre>
  *   write:   limits -> take slot -> copy page -> crc32c -> encode descriptor -> descriptor body ->
  *            sequence (valid marker) last -> index/list -> free superseded slot -> mirror sink -> OK
- *   destage: destageBatch(max) hands the oldest changes (one batch in flight) -> layer below durable ->
+ *   destage: destageBatch(max) hands the oldest changes not yet in flight -> layer below durable ->
  *            onDestaged(batch) frees them (or onDestageFailed(batch) keeps them for a retry)
  * </pre>
+ *
+ * <p>Batches in flight: one by default; up to {@link #DESTAGE_BATCHES_IN_FLIGHT_LIMIT} when the owner pipelines
+ * destage ({@link #destageBatchesInFlightMax(int)}: the next batch is applied below while the previous one is
+ * being made durable). Batches are consecutive runs of the list from its head, in sequence order: they complete
+ * oldest first ({@link #onDestaged}) and fail newest first ({@link #onDestageFailed}), so the changes in flight
+ * are always a prefix of the list.
  */
 public final class WriteCache
 {
@@ -69,8 +75,16 @@ public final class WriteCache
     private int heldSlots;
     private int heldRecords;
     private boolean volumeBackPressure;
+    /** Batches that may be in flight at once (destage pipelining). */
+    public static final int DESTAGE_BATCHES_IN_FLIGHT_LIMIT = 2;
+
     private int inFlightCount;
     private long batchId;
+    private int destageBatchesInFlightMax = 1;
+    /** Batches in flight, oldest first: id and change count of each. */
+    private final long[] inFlightBatchIds = new long[DESTAGE_BATCHES_IN_FLIGHT_LIMIT];
+    private final int[] inFlightBatchCounts = new int[DESTAGE_BATCHES_IN_FLIGHT_LIMIT];
+    private int inFlightBatches;
     private long lastSequence;
     private WriteMode writeMode = WriteMode.ONE_WAY_WB;
     private MirrorSink mirrorSink = MirrorSink.NONE;
@@ -321,29 +335,56 @@ public final class WriteCache
     // ------------------------------------------------------------------------------------------------ destage
 
     /**
-     * Hands the oldest cached changes (at most {@code changeCountMax}, capped by {@code destageBatchMax}) to
-     * {@code consumer} in sequence order and returns the batch id, or {@link #NO_BATCH} when nothing is dirty
-     * or a batch is already in flight (one at a time keeps destage in sequence order). The changes stay
-     * cached (reads hit them) until {@link #onDestaged}.
+     * Hands the oldest cached changes not yet in flight (at most {@code changeCountMax}, capped by
+     * {@code destageBatchMax}) to {@code consumer} in sequence order and returns the batch id, or
+     * {@link #NO_BATCH} when nothing more is dirty or {@link #destageBatchesInFlightMax(int)} batches are in
+     * flight (batches follow each other in sequence order). The changes stay cached (reads hit them) until
+     * {@link #onDestaged}.
      */
     public long destageBatch(final int changeCountMax, final DestageConsumer consumer)
     {
-        if (inFlightCount > 0 || head == NONE || changeCountMax < 1)
+        if (inFlightBatches >= destageBatchesInFlightMax || changeCountMax < 1)
+        {
+            return NO_BATCH;
+        }
+        int node = head;
+        for (int i = inFlightCount; i > 0; i--)
+        {
+            node = nodeNext[node]; // past the batches in flight: a prefix of the list
+        }
+        if (node == NONE)
         {
             return NO_BATCH;
         }
         final int limit = Math.min(changeCountMax, destageBatchMax);
-        int node = head;
         int count = 0;
         while (node != NONE && count < limit)
         {
+            assert (nodeFlags[node] & FLAG_IN_FLIGHT) == 0 : "in flight past the prefix";
             nodeFlags[node] |= FLAG_IN_FLIGHT;
             handOver(node, consumer);
             count++;
             node = nodeNext[node];
         }
-        inFlightCount = count;
-        return ++batchId;
+        inFlightCount += count;
+        inFlightBatchIds[inFlightBatches] = ++batchId;
+        inFlightBatchCounts[inFlightBatches] = count;
+        inFlightBatches++;
+        return batchId;
+    }
+
+    /**
+     * How many destage batches may be in flight at once: 1 (default) or {@link #DESTAGE_BATCHES_IN_FLIGHT_LIMIT}
+     * (the owner applies the next batch while the previous one is being made durable). Owner thread.
+     */
+    public void destageBatchesInFlightMax(final int batches)
+    {
+        if (batches < 1 || batches > DESTAGE_BATCHES_IN_FLIGHT_LIMIT)
+        {
+            throw new IllegalArgumentException("volume " + volumeId + ": destageBatchesInFlightMax=" + batches +
+                " not in [1, " + DESTAGE_BATCHES_IN_FLIGHT_LIMIT + "]");
+        }
+        destageBatchesInFlightMax = batches;
     }
 
     private void handOver(final int node, final DestageConsumer consumer)
@@ -372,11 +413,12 @@ public final class WriteCache
         }
     }
 
-    /** The layer below has made batch {@code batch} durable: its slots and records are freed. */
+    /** The layer below has made batch {@code batch}, the oldest in flight, durable: its slots and records are freed. */
     public void onDestaged(final long batch)
     {
-        requireInFlight(batch);
-        for (int i = inFlightCount; i > 0; i--)
+        requireInFlight(batch, 0, "the oldest");
+        final int count = inFlightBatchCounts[0];
+        for (int i = count; i > 0; i--)
         {
             final int node = head;
             assert (nodeFlags[node] & FLAG_IN_FLIGHT) != 0;
@@ -392,18 +434,29 @@ public final class WriteCache
             releaseNode(node);
             destagedCount++;
         }
-        inFlightCount = 0;
+        inFlightCount -= count;
+        inFlightBatches--;
+        if (inFlightBatches > 0)
+        {
+            inFlightBatchIds[0] = inFlightBatchIds[1];
+            inFlightBatchCounts[0] = inFlightBatchCounts[1];
+        }
     }
 
     /**
-     * The layer below could not make batch {@code batch} durable (an operating error): the changes stay
-     * cached and will be handed over again; pages superseded meanwhile are freed now.
+     * The layer below could not make batch {@code batch}, the newest in flight, durable (an operating error): the
+     * changes stay cached and will be handed over again; pages superseded meanwhile are freed now.
      */
     public void onDestageFailed(final long batch)
     {
-        requireInFlight(batch);
+        requireInFlight(batch, inFlightBatches - 1, "the newest");
+        final int count = inFlightBatchCounts[inFlightBatches - 1];
         int node = head;
-        for (int i = inFlightCount; i > 0; i--)
+        for (int i = inFlightCount - count; i > 0; i--)
+        {
+            node = nodeNext[node]; // past the older batch still in flight
+        }
+        for (int i = count; i > 0; i--)
         {
             final int next = nodeNext[node];
             nodeFlags[node] &= ~FLAG_IN_FLIGHT;
@@ -413,16 +466,18 @@ public final class WriteCache
             }
             node = next;
         }
-        inFlightCount = 0;
+        inFlightCount -= count;
+        inFlightBatches--;
         destageFailedCount++;
     }
 
-    private void requireInFlight(final long batch)
+    private void requireInFlight(final long batch, final int position, final String which)
     {
-        if (inFlightCount == 0 || batch != batchId)
+        if (inFlightBatches == 0 || position < 0 || inFlightBatchIds[position] != batch)
         {
-            throw new IllegalStateException("volume " + volumeId + ": batch " + batch + " is not in flight (current " +
-                batchId + ", inFlight=" + inFlightCount + ")");
+            throw new IllegalStateException("volume " + volumeId + ": batch " + batch + " is not " + which +
+                " batch in flight (last " + batchId + ", batches in flight " + inFlightBatches + ", changes " +
+                inFlightCount + ")");
         }
     }
 

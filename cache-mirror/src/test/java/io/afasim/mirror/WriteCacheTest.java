@@ -147,6 +147,43 @@ class WriteCacheTest
     }
 
     @Test
+    void pipelinedDestageHasTwoBatchesInFlightCompletedOldestFirstFailedNewestFirst()
+    {
+        cache.destageBatchesInFlightMax(2);
+        for (long lba = 0; lba < 6; lba++)
+        {
+            assertEquals(CacheStatus.OK, write(cache, lba, lba + 1));
+        }
+        final long first = cache.destageBatch(2, recorder);
+        final long second = cache.destageBatch(2, recorder);
+        assertNotEquals(WriteCache.NO_BATCH, second);
+        assertEquals(WriteCache.NO_BATCH, cache.destageBatch(2, recorder), "two batches in flight at most");
+        assertEquals(List.of("page 0 token 1", "page 1 token 2", "page 2 token 3", "page 3 token 4"), handed);
+        assertEquals(4, cache.inFlightCount());
+        assertThrows(IllegalStateException.class, () -> cache.onDestaged(second), "the oldest completes first");
+        assertThrows(IllegalStateException.class, () -> cache.onDestageFailed(first), "the newest fails first");
+        assertEquals(CacheStatus.OK, write(cache, 3, 99)); // supersedes a page of the second batch
+
+        cache.onDestaged(first);
+        assertEquals(CacheStatus.MISS, cache.read(0, block, 0), "destaged: read the layer below");
+        assertEquals(CacheStatus.HIT, cache.read(2, block, 0), "still in flight: still served");
+        handed.clear();
+        final long third = cache.destageBatch(10, recorder);
+        assertEquals(List.of("page 4 token 5", "page 5 token 6", "page 3 token 99"), handed, "after the second batch");
+        cache.onDestageFailed(third);
+        cache.onDestaged(second);
+        assertEquals(CacheStatus.HIT, cache.read(3, block, 0));
+        assertTrue(TestSupport.matches(block, 0, 0, 3, 99, scratch));
+        assertEquals(3, cache.changeCount(), "the failed batch is kept for a retry; the superseded page is freed");
+        assertEquals(3, nvme.slotsInUse());
+        handed.clear();
+        cache.onDestaged(cache.destageBatch(10, recorder));
+        assertEquals(List.of("page 4 token 5", "page 5 token 6", "page 3 token 99"), handed);
+        assertTrue(cache.isClean());
+        assertEquals(0, nvme.slotsInUse());
+    }
+
+    @Test
     void corruptCachedPageIsAChecksumMismatchNeverData()
     {
         assertEquals(CacheStatus.OK, write(cache, 5, 1));

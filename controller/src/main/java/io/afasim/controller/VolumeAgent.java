@@ -53,6 +53,8 @@ final class VolumeAgent implements Agent
     static final int BLOCK_SHIFT = 12;
     /** Cached changes one destage pass moves (one redo hand-off). */
     static final int DESTAGE_BATCH_MAX = 256;
+    /** Destage batches in flight: one being committed by the journal agent, the next one applied meanwhile. */
+    static final int DESTAGE_BATCHES_IN_FLIGHT_MAX = 2;
 
     private final VolumeState state;
     private final DedupVolume volume;
@@ -159,6 +161,8 @@ final class VolumeAgent implements Agent
             }
             cache.writeMode(toCacheMode(state.mode()));
         }
+        // pipelined destage: the next batch goes through the dedup engine while the previous one is committed
+        cache.destageBatchesInFlightMax(DESTAGE_BATCHES_IN_FLIGHT_MAX);
     }
 
     VolumeMirror mirror()
@@ -629,11 +633,15 @@ final class VolumeAgent implements Agent
 
     // ---------------------------------------------------------------- destage
 
-    /** Moves the oldest cached changes through the dedup engine; freed when their redo batch is durable. */
+    /**
+     * Moves the oldest cached changes not yet in flight through the dedup engine; freed when their redo batch is
+     * durable. Pipelined: while one batch is with the journal agent ({@link #destageInFlight}), the next one is
+     * applied ({@link #destageNext}) and handed over as soon as the first is durable.
+     */
     private int destage()
     {
-        if (destagePaused || destageNext != WriteCache.NO_BATCH || destageInFlight != WriteCache.NO_BATCH ||
-            cache.isClean() || fenced || journal.isStopped() || !hasRedoRoom((long)DESTAGE_BATCH_MAX * BLOCK_SIZE_BYTES))
+        if (destagePaused || destageNext != WriteCache.NO_BATCH || cache.changeCount() == cache.inFlightCount() ||
+            fenced || journal.isStopped() || !hasRedoRoom((long)DESTAGE_BATCH_MAX * BLOCK_SIZE_BYTES))
         {
             return 0;
         }
@@ -940,6 +948,9 @@ final class VolumeAgent implements Agent
             }
             else
             {
+                // nothing more is committed: the batch applied meanwhile (the newest) fails first
+                failDestage(destageNext, destageNextNs);
+                destageNext = WriteCache.NO_BATCH;
                 failDestage(destageInFlight, destageInFlightNs);
             }
             destageInFlight = WriteCache.NO_BATCH;
