@@ -26,12 +26,12 @@ import org.agrona.concurrent.UnsafeBuffer;
  * </pre>
  *
  * <p>Coherence rule, kept by {@link VolumeAgent}: a valid entry always holds the block's current content.
- * Every change of a block's content either puts the new content ({@link #put}: WT writes, destaged pages
- * that are still the newest change of their LBA) or invalidates the block ({@link #invalidate}: 1WB
- * writes, which the NVMe write cache serves until destaged; trims; destaged pages already superseded).
+ * Every change of a block's content either puts the new content ({@link #put}: WT writes, destaged pages,
+ * which the write cache hands over only while they are the newest change of their LBA) or invalidates the
+ * block ({@link #invalidate}: 1WB and WB writes, which the NVMe write cache serves until destaged; trims).
  * Only then is the change acknowledged, so a read sent after a completed write never finds the old
  * content. The agent allows shared reads ({@link #sharedReads}) only while the volume is online, not
- * fenced and not quiescing.
+ * fenced, not quiescing and not held for a move to the peer controller.
  */
 final class ReadCache
 {
@@ -203,6 +203,10 @@ final class ReadCache
             return false;
         }
         final UnsafeBuffer data = request.data();
+        if (data.capacity() < length)
+        {
+            return false;
+        }
         final long firstLba = offset >>> BLOCK_SHIFT;
         final int blocks = (int)(length >>> BLOCK_SHIFT);
         for (int i = 0; i < blocks; i++)

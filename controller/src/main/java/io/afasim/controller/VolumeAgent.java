@@ -277,7 +277,9 @@ final class VolumeAgent implements Agent
         {
             work += quiesce.advance();
         }
-        readCache.sharedReads(quiesce == null && !fenced && state.online());
+        // reads may be answered on the network thread only while every gate is open (not quiescing, not held for a
+        // move to the peer) and the volume serves (online, not fenced)
+        readCache.sharedReads(quiesce == null && !moveHeld && !fenced && state.online());
         return work;
     }
 
