@@ -288,8 +288,11 @@ final class VolumeAgent implements Agent
     /** Asks the agent to stop between requests for pause {@code epoch} (journal agent, before a checkpoint). */
     void requestPause(final long epoch)
     {
-        pauseEpoch = epoch;
-        doorbell.ring();
+        if (pauseEpoch != epoch)
+        {
+            pauseEpoch = epoch;
+            doorbell.ring(); // asked again while the journal waits: rung once
+        }
     }
 
     /** True once the agent has stopped for pause {@code epoch} and touches nothing until {@link #resume}. */
@@ -667,6 +670,16 @@ final class VolumeAgent implements Agent
         }
         destageNext = batch;
         destageNextNs = nowNs;
+        if (inFlight != null)
+        {
+            // the previous batch is with the journal agent: make this one's blocks durable now, while it commits,
+            // so that the hand-off can follow its completion at once
+            final int synced = volume.segmentLog().sync();
+            if (synced != IoStatus.OK)
+            {
+                fence("segment log sync failed: " + IoStatus.name(synced));
+            }
+        }
         return 1;
     }
 
