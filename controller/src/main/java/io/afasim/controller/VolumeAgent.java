@@ -55,6 +55,12 @@ final class VolumeAgent implements Agent
     static final int DESTAGE_BATCH_MAX = 256;
     /** Destage batches in flight: one being committed by the journal agent, the next one applied meanwhile. */
     static final int DESTAGE_BATCHES_IN_FLIGHT_MAX = 2;
+    /**
+     * Changes waiting (not in flight) before a second batch starts while one is with the journal agent: below it,
+     * destage keeps up without pipelining, and a small batch's early segment log sync would only block the
+     * volume thread (and the requests behind it) once more per commit.
+     */
+    static final int DESTAGE_PIPELINE_CHANGES_MIN = 64;
 
     private final VolumeState state;
     private final DedupVolume volume;
@@ -649,6 +655,12 @@ final class VolumeAgent implements Agent
             fenced || journal.isStopped() || !hasRedoRoom((long)DESTAGE_BATCH_MAX * BLOCK_SIZE_BYTES))
         {
             return 0;
+        }
+        if (destageInFlight != WriteCache.NO_BATCH &&
+            cache.changeCount() - cache.inFlightCount() < DESTAGE_PIPELINE_CHANGES_MIN && !cache.isDestageUrgent() &&
+            blocked.isEmpty() && quiesce == null)
+        {
+            return 0; // not worth a second batch yet: the one in flight completes first
         }
         destageStatus = IoStatus.OK;
         pool.enter();
