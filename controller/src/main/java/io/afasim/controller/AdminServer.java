@@ -350,6 +350,25 @@ final class AdminServer implements AutoCloseable
         }
         final List<Map<String, String>> records = new ArrayList<>(volumes);
         records.addAll(latencies);
+        final LinkBridge bridge = controller.linkBridge();
+        if (bridge != null && onlyName == null)
+        {
+            final io.afasim.mirror.LinkStats link = bridge.link().stats();
+            records.add(AdminResponse.record("link",
+                "state", controller.link().isUp() ? "up" : "down",
+                "epoch", Long.toString(controller.link().epoch()),
+                "rttCount", Long.toString(link.rttCount()),
+                "rttP50Us", micros(link.rttP50Ns()),
+                "rttP99Us", micros(link.rttP99Ns()),
+                "messagesSent", Long.toString(link.messagesSent()),
+                "messagesReceived", Long.toString(link.messagesReceived()),
+                "staleDiscarded", Long.toString(link.staleMessages()),
+                "malformed", Long.toString(link.malformedMessages()),
+                "linkDowns", Long.toString(link.linkDowns()),
+                "mirrorPagesHeld", Long.toString(bridge.mirrorStore().pageCount()),
+                "forwardedOut", Long.toString(controller.forwarder().forwardedCount()),
+                "forwardedIn", Long.toString(controller.forwardTarget().servedCount())));
+        }
         for (final VolumeAgent agent : controller.volumeAgents())
         {
             final Pool pool = controller.pool(agent.state().volumeId());

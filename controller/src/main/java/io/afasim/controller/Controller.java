@@ -73,6 +73,8 @@ public final class Controller implements AutoCloseable
     private final PeerLink link;
     private final LinkBridge bridge;
     private AgentRunner linkRunner;
+    /** Link thread: the acked ticket last seen (a change wakes the agents waiting for the peer). */
+    private long lastAckedTicket;
     private QuorumArea quorum;
     private Forwarder forwarder;
     private ForwardTarget forwardTarget;
@@ -258,6 +260,19 @@ public final class Controller implements AutoCloseable
         }
     }
 
+    /** Link thread: rings the doorbell of every volume agent running WB (a ring of a busy agent costs a store). */
+    private void wakeMirroringAgents()
+    {
+        final VolumeAgent[] byId = agentsById;
+        for (final VolumeAgent agent : byId)
+        {
+            if (agent != null && agent.mirror().isActive())
+            {
+                agent.doorbell().ring();
+            }
+        }
+    }
+
     /** The link thread: the link's duty cycle, then the replies to requests the peer forwarded here. */
     private void startLink()
     {
@@ -278,7 +293,14 @@ public final class Controller implements AutoCloseable
             @Override
             public int doWork()
             {
-                return linkItself.doWork(clock.nanoTime()) + forwardTarget.sendReplies();
+                final int work = linkItself.doWork(clock.nanoTime()) + forwardTarget.sendReplies();
+                final long acked = link.ackedTicket();
+                if (acked != lastAckedTicket)
+                {
+                    lastAckedTicket = acked;
+                    wakeMirroringAgents(); // WB writes waiting for these acknowledgements complete now
+                }
+                return work;
             }
 
             @Override
@@ -293,7 +315,9 @@ public final class Controller implements AutoCloseable
                 return "link-" + ctx.node();
             }
         };
-        linkRunner = new AgentRunner(idleStrategy(), errorHandler, null, linkAgent);
+        final Doorbell linkDoorbell = new Doorbell();
+        bridge.doorbell(linkDoorbell); // a thread that queues a message for the peer wakes the link thread
+        linkRunner = new AgentRunner(linkIdleStrategy(linkDoorbell), errorHandler, null, linkAgent);
         AgentRunner.startOnThread(linkRunner);
     }
 
@@ -322,6 +346,17 @@ public final class Controller implements AutoCloseable
     private IdleStrategy idleStrategy()
     {
         return idleStrategy(new Doorbell()); // a pool's journal agent rings it (Pool.start)
+    }
+
+    /**
+     * The link thread's: like the others, but it must also notice the peer's messages, which ring no bell, so it
+     * parks at most {@link ControllerContext#linkParkNsMax()}.
+     */
+    private IdleStrategy linkIdleStrategy(final Doorbell doorbell)
+    {
+        return "backoff".equals(ctx.idleStrategy()) ?
+            new DoorbellIdleStrategy(doorbell, 10, 10, 1_000, Math.min(ctx.idleParkNsMax(), ctx.linkParkNsMax())) :
+            idleStrategy(doorbell);
     }
 
     /** {@link #idleStrategy()}, parking on {@code doorbell} (null: none) with the default backoff strategy. */
@@ -627,6 +662,12 @@ public final class Controller implements AutoCloseable
     PeerLink link()
     {
         return link;
+    }
+
+    /** The link's controller side, or null for a controller running alone. */
+    LinkBridge linkBridge()
+    {
+        return bridge;
     }
 
     /** Re-reads the peer's volume table when it changed (cluster agent). */

@@ -42,8 +42,14 @@ public final class ControllerContext
     public static final String IDLE_STRATEGY_PROP_NAME = "afasim.idle.strategy";
     public static final String IDLE_STRATEGY_DEFAULT = "backoff";
     public static final String IDLE_PARK_NS_MAX_PROP_NAME = "afasim.idle.parkNsMax";
-    /** Longest park of an idle agent: the latency a request finds at worst, and the idle CPU cost. */
-    public static final long IDLE_PARK_NS_MAX_DEFAULT = 100_000;
+    /**
+     * Longest park of an idle agent: its idle CPU cost. Work handed over by another thread rings the agent's
+     * doorbell (no wait for the park to end); the link thread waits at most this long for a peer's message.
+     */
+    public static final long IDLE_PARK_NS_MAX_DEFAULT = 1_000_000;
+    /** Longest park of the link thread: how late, at worst, a message from the peer (a mirror ack) is seen. */
+    public static final String LINK_PARK_NS_MAX_PROP_NAME = "afasim.link.parkNsMax";
+    public static final long LINK_PARK_NS_MAX_DEFAULT = 100_000;
     public static final String READ_CACHE_BYTES_PROP_NAME = "afasim.volume.readCacheBytes";
     /** DRAM read cache per volume (clean blocks), at most the volume's size. */
     public static final long READ_CACHE_BYTES_DEFAULT = 256L << 20;
@@ -98,6 +104,7 @@ public final class ControllerContext
     private String defaultMode = System.getProperty(DEFAULT_MODE_PROP_NAME, DEFAULT_MODE_DEFAULT);
     private String idleStrategy = System.getProperty(IDLE_STRATEGY_PROP_NAME, IDLE_STRATEGY_DEFAULT);
     private long idleParkNsMax = Long.getLong(IDLE_PARK_NS_MAX_PROP_NAME, IDLE_PARK_NS_MAX_DEFAULT);
+    private long linkParkNsMax = Long.getLong(LINK_PARK_NS_MAX_PROP_NAME, LINK_PARK_NS_MAX_DEFAULT);
     private long readCacheBytes = Long.getLong(READ_CACHE_BYTES_PROP_NAME, READ_CACHE_BYTES_DEFAULT);
     private boolean testDestagePaused = Boolean.getBoolean(TEST_DESTAGE_PAUSED_PROP_NAME);
     private long quiesceTimeoutMs = Long.getLong(QUIESCE_TIMEOUT_MS_PROP_NAME, QUIESCE_TIMEOUT_MS_DEFAULT);
@@ -179,6 +186,11 @@ public final class ControllerContext
             throw new IllegalArgumentException(IDLE_PARK_NS_MAX_PROP_NAME + "=" + idleParkNsMax +
                 " must be in [1000, 100000000] ns");
         }
+        if (linkParkNsMax < 1_000 || linkParkNsMax > 100_000_000)
+        {
+            throw new IllegalArgumentException(LINK_PARK_NS_MAX_PROP_NAME + "=" + linkParkNsMax +
+                " must be in [1000, 100000000] ns");
+        }
         if (readCacheBytes < 0)
         {
             throw new IllegalArgumentException(READ_CACHE_BYTES_PROP_NAME + "=" + readCacheBytes + " must be >= 0");
@@ -257,6 +269,7 @@ public final class ControllerContext
         }
         args.add("-D" + IDLE_STRATEGY_PROP_NAME + "=" + idleStrategy);
         args.add("-D" + IDLE_PARK_NS_MAX_PROP_NAME + "=" + idleParkNsMax);
+        args.add("-D" + LINK_PARK_NS_MAX_PROP_NAME + "=" + linkParkNsMax);
         args.add("-D" + READ_CACHE_BYTES_PROP_NAME + "=" + readCacheBytes);
         args.add("-D" + QUIESCE_TIMEOUT_MS_PROP_NAME + "=" + quiesceTimeoutMs);
         args.add("-D" + TEST_DESTAGE_PAUSED_PROP_NAME + "=" + testDestagePaused);
@@ -346,6 +359,17 @@ public final class ControllerContext
     public Path aeronDir(final java.util.UUID arrayId)
     {
         return nvmeDir.resolve(arrayId.toString()).resolve("node-" + node).resolve("aeron");
+    }
+
+    public long linkParkNsMax()
+    {
+        return linkParkNsMax;
+    }
+
+    public ControllerContext linkParkNsMax(final long linkParkNsMax)
+    {
+        this.linkParkNsMax = linkParkNsMax;
+        return this;
     }
 
     /** The other controller of the pair. */

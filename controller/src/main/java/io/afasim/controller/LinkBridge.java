@@ -24,6 +24,7 @@ final class LinkBridge implements PeerLink, LinkHandler
     private final MirrorStore mirrorStore;
     private ThreadLocal<LinkPublisher> publishers;
     private Controller controller;
+    private volatile Doorbell doorbell;
     private final byte[] text = new byte[LinkPublisher.OWNERSHIP_TEXT_LENGTH_MAX];
     private volatile long mirrorOverflowCount;
 
@@ -55,10 +56,21 @@ final class LinkBridge implements PeerLink, LinkHandler
         return mirrorStore;
     }
 
-    private static long status(final long result)
+    /** Before the link thread starts: rung after every message queued for the peer. */
+    void doorbell(final Doorbell doorbell)
+    {
+        this.doorbell = doorbell;
+    }
+
+    private long status(final long result)
     {
         if (result >= 0)
         {
+            final Doorbell bell = doorbell;
+            if (bell != null)
+            {
+                bell.ring();
+            }
             return result;
         }
         return result == LinkPublisher.QUEUE_FULL ? QUEUE_FULL : LINK_DOWN;
