@@ -49,7 +49,7 @@ public final class ControllerContext
     public static final long IDLE_PARK_NS_MAX_DEFAULT = 1_000_000;
     /** Longest park of the link thread: how late, at worst, a message from the peer (a mirror ack) is seen. */
     public static final String LINK_PARK_NS_MAX_PROP_NAME = "afasim.link.parkNsMax";
-    public static final long LINK_PARK_NS_MAX_DEFAULT = 100_000;
+    public static final long LINK_PARK_NS_MAX_DEFAULT = 1_000_000;
     public static final String READ_CACHE_BYTES_PROP_NAME = "afasim.volume.readCacheBytes";
     /** DRAM read cache per volume (clean blocks), at most the volume's size. */
     public static final long READ_CACHE_BYTES_DEFAULT = 256L << 20;
