@@ -854,8 +854,7 @@ public final class Link implements AutoCloseable
             pendingLoss = LinkDownReason.SEQUENCE_GAP;
             return STOP;
         }
-        lastPeerMessageNs = nowNs;
-        return DELIVER;
+        return DELIVER; // the peer counts as heard from once the handler applies it (onDelivered)
     }
 
     /** After the handler: applied messages are counted and will be acknowledged; refused ones come again. */
@@ -863,9 +862,12 @@ public final class Link implements AutoCloseable
     {
         if (!applied)
         {
+            // not "heard from the peer": a message refused again and again (a full mirror region) must not keep a
+            // dead peer's link up; the peer timeout then ends the epoch and the message with it
             increment(LinkStats.HANDLER_DEFERRALS);
             return Action.ABORT;
         }
+        lastPeerMessageNs = nowNs;
         receivedSequence = sequence;
         onReceived(templateId, length);
         return Action.CONTINUE;

@@ -366,6 +366,7 @@ final class AdminServer implements AutoCloseable
                 "malformed", Long.toString(link.malformedMessages()),
                 "linkDowns", Long.toString(link.linkDowns()),
                 "mirrorPagesHeld", Long.toString(bridge.mirrorStore().pageCount()),
+                "mirrorRefused", Long.toString(bridge.mirrorOverflowCount()),
                 "forwardedOut", Long.toString(controller.forwarder().forwardedCount()),
                 "forwardedIn", Long.toString(controller.forwardTarget().servedCount())));
         }

@@ -168,7 +168,11 @@ final class LinkBridge implements PeerLink, LinkHandler
     {
         if (!mirrorStore.putPage(volumeId, cacheSequence, buffer, entryOffset, buffer, pageOffset))
         {
-            mirrorOverflowCount++;
+            if (mirrorOverflowCount++ % 10_000 == 0)
+            {
+                System.err.println("[afasim] mirror region full: a copy of volume " + volumeId +
+                    " waits (refused " + mirrorOverflowCount + " times so far)");
+            }
             return false; // not acknowledged: the owner's write waits (its region is no larger than this one)
         }
         return true;
