@@ -28,6 +28,17 @@ final class Doorbell implements Runnable
         }
     }
 
+    /** Offers {@code item} to the agent's queue and rings when the queue took it; false when the queue is full. */
+    <E> boolean offer(final java.util.Queue<E> queue, final E item)
+    {
+        if (!queue.offer(item))
+        {
+            return false;
+        }
+        ring();
+        return true;
+    }
+
     /** {@link #ring()}, as a preallocated callback (e.g. a redo batch's durable listener). */
     @Override
     public void run()

@@ -69,23 +69,13 @@ final class JournalAgent implements Agent
     /** From a volume agent: false when the queue is full (the agent retries). */
     boolean offer(final RedoBatch batch)
     {
-        if (!batches.offer(batch))
-        {
-            return false;
-        }
-        doorbell.ring();
-        return true;
+        return doorbell.offer(batches, batch);
     }
 
     /** Runs {@code command} on this agent's thread; false when the queue is full. */
     boolean execute(final Runnable command)
     {
-        if (!commands.offer(command))
-        {
-            return false;
-        }
-        doorbell.ring();
-        return true;
+        return doorbell.offer(commands, command);
     }
 
     /** The doorbell this agent's idle strategy parks on (see {@link DoorbellIdleStrategy}); before it starts. */

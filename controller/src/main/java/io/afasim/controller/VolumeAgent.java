@@ -235,23 +235,13 @@ final class VolumeAgent implements Agent
     /** From any thread (the NBD network thread): false when the queue is full. */
     boolean offer(final HostRequest request)
     {
-        if (!requests.offer(request))
-        {
-            return false;
-        }
-        doorbell.ring();
-        return true;
+        return doorbell.offer(requests, request);
     }
 
     /** Runs {@code command} on this agent's thread; false when the command queue is full. */
     boolean execute(final Runnable command)
     {
-        if (!commands.offer(command))
-        {
-            return false;
-        }
-        doorbell.ring();
-        return true;
+        return doorbell.offer(commands, command);
     }
 
     /** Rung by the threads that hand this agent work (see {@link DoorbellIdleStrategy}). */
