@@ -184,6 +184,10 @@ public final class Link implements AutoCloseable
     private long lastAckSentSequence = NULL_SEQUENCE;
     private long previousReceivedSequence = NULL_SEQUENCE;
     private long lastPeerMessageNs;
+    /** {@link #lastPeerMessageNs} for other threads, once per duty cycle. */
+    private volatile long lastPeerMessageNsPublished;
+    /** A reliable message was last sent or applied at this time (the conversation window runs from it). */
+    private long lastReliableNs = Long.MIN_VALUE / 2;
     private long nextHeartbeatNs;
     private long nextHandshakeNs;
     private boolean offeredInThisCycle;
@@ -262,6 +266,16 @@ public final class Link implements AutoCloseable
     public boolean isUp()
     {
         return state == LinkState.UP;
+    }
+
+    /**
+     * Any thread: when the peer was last heard from (any message from the current peer process, on the link
+     * thread's clock; 0 before the first). Lets a watcher tell a link that says UP but hears nothing (a stalled
+     * link thread) from a live one.
+     */
+    public long lastPeerMessageNs()
+    {
+        return lastPeerMessageNsPublished;
     }
 
     /** This link's current epoch (0 before the first {@link #doWork}; after {@link #close()}, one past the last). */
@@ -421,7 +435,23 @@ public final class Link implements AutoCloseable
         {
             workCount += driverInvoker.invoke();
         }
+        if (lastPeerMessageNs != lastPeerMessageNsPublished)
+        {
+            lastPeerMessageNsPublished = lastPeerMessageNs;
+        }
         return workCount;
+    }
+
+    /**
+     * Link thread: true while the link is up and a conversation is going on: a reliable message waits for its
+     * acknowledgement, or one went either way within {@link LinkContext#conversationWindowNs()}. The link
+     * thread's idle strategy then yields instead of parking, because the peer's next message rings no doorbell:
+     * a parked link thread would pick it up only at the end of its park (up to a millisecond per hop).
+     */
+    public boolean isConversing(final long nowNs)
+    {
+        return state == LinkState.UP &&
+            (window.unackedCount() > 0 || nowNs - lastReliableNs < ctx.conversationWindowNs());
     }
 
     /** Closes channels, client and driver (its directory is deleted); on the link thread. */
@@ -678,6 +708,7 @@ public final class Link implements AutoCloseable
             return ControlledMessageHandler.Action.ABORT;
         }
         window.onSent(ticket, nowNs);
+        lastReliableNs = nowNs;
         onSent(templateId, length);
         return ControlledMessageHandler.Action.CONTINUE;
     }
@@ -785,6 +816,7 @@ public final class Link implements AutoCloseable
         nextHeartbeatNs = nowNs;
         receivedSequence = NULL_SEQUENCE;
         lastAckSentSequence = NULL_SEQUENCE;
+        lastPeerMessageNsPublished = nowNs; // before the state: a watcher that sees UP sees a fresh time
         state = LinkState.UP;
         handler.onPeerUp(epoch, peerNodeId, peerInstanceId, peerLastReceivedSequence);
     }
@@ -868,9 +900,21 @@ public final class Link implements AutoCloseable
             return Action.ABORT;
         }
         lastPeerMessageNs = nowNs;
+        lastReliableNs = nowNs;
         receivedSequence = sequence;
         onReceived(templateId, length);
         return Action.CONTINUE;
+    }
+
+    /**
+     * The handler threw on a reliable message: a bug on this side, or a message it cannot take. Delivering it
+     * again would throw again on every poll, so the epoch ends (the peer resends nothing of it: WB resyncs).
+     */
+    Action onHandlerError(final RuntimeException ex)
+    {
+        onError(ex); // counted in errors
+        pendingLoss = LinkDownReason.HANDLER_ERROR;
+        return Action.BREAK;
     }
 
     void onMalformed()

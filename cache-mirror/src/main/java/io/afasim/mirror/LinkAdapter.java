@@ -161,7 +161,16 @@ final class LinkAdapter implements ControlledFragmentHandler
         {
             return verdict == Link.DROP ? Action.CONTINUE : Action.BREAK;
         }
-        final boolean applied = dispatch(buffer, body, blockLength, version, templateId, varLimit, varLength);
+        final boolean applied;
+        try
+        {
+            applied = dispatch(buffer, body, blockLength, version, templateId, varLimit, varLength);
+        }
+        catch (final RuntimeException ex)
+        {
+            // Aeron would report it and deliver the same message again on every poll: end the epoch instead
+            return link.onHandlerError(ex);
+        }
         return link.onDelivered(applied, sequence, templateId, length);
     }
 

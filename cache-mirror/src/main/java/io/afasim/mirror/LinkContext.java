@@ -71,6 +71,14 @@ public final class LinkContext
     public static final String ACK_TIMEOUT_PROP_NAME = "afasim.link.ack.timeout";
     public static final long ACK_TIMEOUT_NS_DEFAULT = TimeUnit.MILLISECONDS.toNanos(1_000);
 
+    /**
+     * After a reliable message went either way, the link thread stays awake (yields instead of parking) for this
+     * long: the next mirror page or its acknowledgement is then picked up within microseconds, not at the end of
+     * a park. Heartbeats do not count, so an idle pair still parks. 0 = always park when idle.
+     */
+    public static final String CONVERSATION_WINDOW_PROP_NAME = "afasim.link.conversation.window";
+    public static final long CONVERSATION_WINDOW_NS_DEFAULT = TimeUnit.MILLISECONDS.toNanos(1);
+
     public static final String OFFER_RETRIES_MAX_PROP_NAME = "afasim.link.offer.retries.max";
     public static final int OFFER_RETRIES_MAX_DEFAULT = 8;
     public static final int OFFER_RETRIES_MAX_LIMIT = 1_024;
@@ -119,6 +127,7 @@ public final class LinkContext
     private long handshakeIntervalNs = nanos(HANDSHAKE_INTERVAL_PROP_NAME, HANDSHAKE_INTERVAL_NS_DEFAULT);
     private long peerTimeoutNs = nanos(PEER_TIMEOUT_PROP_NAME, PEER_TIMEOUT_NS_DEFAULT);
     private long ackTimeoutNs = nanos(ACK_TIMEOUT_PROP_NAME, ACK_TIMEOUT_NS_DEFAULT);
+    private long conversationWindowNs = nanos(CONVERSATION_WINDOW_PROP_NAME, CONVERSATION_WINDOW_NS_DEFAULT);
     private int offerRetriesMax = Integer.getInteger(OFFER_RETRIES_MAX_PROP_NAME, OFFER_RETRIES_MAX_DEFAULT);
     private int outboundQueueCapacity =
         Integer.getInteger(OUTBOUND_QUEUE_CAPACITY_PROP_NAME, OUTBOUND_QUEUE_CAPACITY_DEFAULT);
@@ -227,6 +236,7 @@ public final class LinkContext
             TimeUnit.SECONDS.toNanos(60));
         requireRange("peerTimeoutNs", peerTimeoutNs, 2 * heartbeatIntervalNs, TimeUnit.MINUTES.toNanos(10));
         requireRange("ackTimeoutNs", ackTimeoutNs, heartbeatIntervalNs, TimeUnit.MINUTES.toNanos(10));
+        requireRange("conversationWindowNs", conversationWindowNs, 0, heartbeatIntervalNs / 2);
         requireRange("offerRetriesMax", offerRetriesMax, 0, OFFER_RETRIES_MAX_LIMIT);
         requireRange("outboundQueueCapacity", outboundQueueCapacity, 1 << 16, OUTBOUND_QUEUE_CAPACITY_MAX);
         if (!BitUtil.isPowerOfTwo(outboundQueueCapacity))
@@ -447,6 +457,17 @@ public final class LinkContext
         return this;
     }
 
+    public long conversationWindowNs()
+    {
+        return conversationWindowNs;
+    }
+
+    public LinkContext conversationWindowNs(final long conversationWindowNs)
+    {
+        this.conversationWindowNs = conversationWindowNs;
+        return this;
+    }
+
     public int offerRetriesMax()
     {
         return offerRetriesMax;
@@ -577,6 +598,7 @@ public final class LinkContext
             ", aeronDirectoryName=" + aeronDirectoryName + ", streamId=" + streamId + ", mtuLength=" + mtuLength +
             ", termLength=" + termLength + ", heartbeatIntervalNs=" + heartbeatIntervalNs + ", handshakeIntervalNs=" +
             handshakeIntervalNs + ", peerTimeoutNs=" + peerTimeoutNs + ", ackTimeoutNs=" + ackTimeoutNs +
+            ", conversationWindowNs=" + conversationWindowNs +
             ", offerRetriesMax=" + offerRetriesMax + ", outboundQueueCapacity=" + outboundQueueCapacity +
             ", unackedMessagesMax=" + unackedMessagesMax + ", drainMessagesMax=" + drainMessagesMax +
             ", pollFragmentsMax=" + pollFragmentsMax + ", instanceId=" + instanceId + ", epochBase=" + epochBase + '}';

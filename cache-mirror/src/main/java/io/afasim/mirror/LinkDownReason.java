@@ -23,6 +23,8 @@ public enum LinkDownReason
     PROTOCOL_ERROR,
     /** The ticket counter of this epoch is close to its limit: a new epoch starts a new count. */
     TICKET_SPACE_EXHAUSTED,
+    /** The handler threw on a message from the peer: the epoch ends (the message with it) instead of looping. */
+    HANDLER_ERROR,
     /** {@link Link#close()}. */
     CLOSED
 }

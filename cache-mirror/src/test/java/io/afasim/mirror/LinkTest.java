@@ -447,6 +447,24 @@ class LinkTest
     }
 
     @Test
+    void aHandlerThatThrowsEndsTheEpochInsteadOfStallingTheLink()
+    {
+        pair = new LinkPair(dir, ctx -> { });
+        pair.driveUntilUp();
+        final long firstEpoch = pair.b.epoch();
+        final LinkPublisher fromA = pair.a.newPublisher();
+        pair.handlerB.throwsPending = 1;
+        final long doomed = fromA.mirrorInvalidate(1, 1);
+        pair.driveUntil("B ends the epoch", () -> pair.handlerB.downReason == LinkDownReason.HANDLER_ERROR);
+        assertTrue(pair.b.stats().errors() > 0, "counted as an error");
+        pair.driveUntilUp();
+        assertTrue(pair.b.epoch() > firstEpoch, "a new epoch");
+        assertEquals(TicketStatus.LOST, pair.a.ticketStatus(doomed), "the message went with its epoch");
+        final long fresh = fromA.mirrorInvalidate(1, 2);
+        pair.driveUntil("the link carries messages again", () -> pair.a.isAcked(fresh));
+    }
+
+    @Test
     void quickPeerRestartIsANewPeer()
     {
         // Long driver and link timeouts: the only way A can learn about the new B is its handshake.

@@ -164,11 +164,18 @@ final class LinkTestSupport
         /** Deliveries to refuse before accepting the next one (slow consumer); link thread only. */
         int refusalsPending;
         int refusals;
+        /** Deliveries to throw on (a handler bug); link thread only. */
+        int throwsPending;
         boolean record = true;
 
         /** Returns false while refusals are pending (then the link must deliver the same message again). */
         boolean accept()
         {
+            if (throwsPending > 0)
+            {
+                throwsPending--;
+                throw new IllegalStateException("test handler fails on this message");
+            }
             if (refusalsPending > 0)
             {
                 refusalsPending--;

@@ -317,7 +317,7 @@ public final class Controller implements AutoCloseable
         };
         final Doorbell linkDoorbell = new Doorbell();
         bridge.doorbell(linkDoorbell); // a thread that queues a message for the peer wakes the link thread
-        linkRunner = new AgentRunner(linkIdleStrategy(linkDoorbell), errorHandler, null, linkAgent);
+        linkRunner = new AgentRunner(linkIdleStrategy(linkDoorbell, linkItself), errorHandler, null, linkAgent);
         AgentRunner.startOnThread(linkRunner);
     }
 
@@ -350,12 +350,14 @@ public final class Controller implements AutoCloseable
 
     /**
      * The link thread's: like the others, but it must also notice the peer's messages, which ring no bell, so it
-     * parks at most {@link ControllerContext#linkParkNsMax()}.
+     * parks at most {@link ControllerContext#linkParkNsMax()}, and not at all while the link is conversing (see
+     * {@link ConversationIdleStrategy}).
      */
-    private IdleStrategy linkIdleStrategy(final Doorbell doorbell)
+    private IdleStrategy linkIdleStrategy(final Doorbell doorbell, final Link link)
     {
         return "backoff".equals(ctx.idleStrategy()) ?
-            new DoorbellIdleStrategy(doorbell, 10, 10, 1_000, Math.min(ctx.idleParkNsMax(), ctx.linkParkNsMax())) :
+            new ConversationIdleStrategy(() -> link.isConversing(clock.nanoTime()),
+                new DoorbellIdleStrategy(doorbell, 10, 10, 1_000, Math.min(ctx.idleParkNsMax(), ctx.linkParkNsMax()))) :
             idleStrategy(doorbell);
     }
 
@@ -581,7 +583,10 @@ public final class Controller implements AutoCloseable
 
     private void startAgent(final VolumeAgent agent)
     {
-        final AgentRunner runner = new AgentRunner(idleStrategy(agent.doorbell()), errorHandler, null, agent);
+        final IdleStrategy idle = idleStrategy(agent.doorbell());
+        final AgentRunner runner = new AgentRunner(
+            idle instanceof DoorbellIdleStrategy ? new ConversationIdleStrategy(agent::isAwaitingPeer, idle) : idle,
+            errorHandler, null, agent);
         runners.put(agent, runner);
         AgentRunner.startOnThread(runner);
     }

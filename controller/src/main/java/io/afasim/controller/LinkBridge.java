@@ -85,6 +85,12 @@ final class LinkBridge implements PeerLink, LinkHandler
     }
 
     @Override
+    public long lastPeerMessageNs()
+    {
+        return link.lastPeerMessageNs();
+    }
+
+    @Override
     public long epoch()
     {
         return link.epoch();

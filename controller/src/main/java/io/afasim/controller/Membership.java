@@ -54,6 +54,7 @@ final class Membership
     private long linkDownSinceNs;
     private boolean linkWasUp;
     private long upEpoch = -1;
+    private boolean stalledReported;
     private volatile boolean lostReported;
     private volatile PeerState state = PeerState.UNKNOWN;
     private volatile long lastPeerBeatAgeMs = -1;
@@ -123,7 +124,22 @@ final class Membership
     private void decide(final long nowNs)
     {
         final boolean diskAlive = nowNs - peerCounterChangedNs < peerTimeoutNs;
-        final boolean linkUp = link.isUp();
+        final long lastHeardNs = link.lastPeerMessageNs();
+        final long silentNs = lastHeardNs == Long.MAX_VALUE ? 0 : nowNs - lastHeardNs;
+        // the link itself ends an epoch after its own (shorter) peer timeout; one that still says up after a whole
+        // membership timeout of silence is stalled, and is not trusted to keep WB writes waiting for the peer
+        final boolean stalled = link.isUp() && silentNs > peerTimeoutNs;
+        final boolean linkUp = link.isUp() && !stalled;
+        if (stalled && !stalledReported)
+        {
+            stalledReported = true;
+            errorHandler.onError(new IllegalStateException("the link says up but has heard nothing from the peer " +
+                "for " + TimeUnit.NANOSECONDS.toMillis(silentNs) + " ms: treated as down"));
+        }
+        else if (!stalled)
+        {
+            stalledReported = false;
+        }
         if (linkUp)
         {
             final long epoch = link.epoch();

@@ -106,6 +106,16 @@ interface PeerLink
 
     boolean isUp();
 
+    /**
+     * When the peer was last heard from on the link ({@link System#nanoTime()} scale); {@link Long#MAX_VALUE}
+     * when this link cannot tell. A link that says up but has heard nothing for longer than the peer timeout
+     * is not trusted (see {@link Membership}).
+     */
+    default long lastPeerMessageNs()
+    {
+        return Long.MAX_VALUE;
+    }
+
     long epoch();
 
     long ackedTicket();

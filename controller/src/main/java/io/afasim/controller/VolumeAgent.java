@@ -244,6 +244,15 @@ final class VolumeAgent implements Agent
         return doorbell.offer(commands, command);
     }
 
+    /**
+     * Agent thread (its idle strategy): WB writes wait for the peer's acknowledgement, due within a link round
+     * trip; the agent then yields rather than parks (see {@link ConversationIdleStrategy}).
+     */
+    boolean isAwaitingPeer()
+    {
+        return !awaitingMirror.isEmpty();
+    }
+
     /** Rung by the threads that hand this agent work (see {@link DoorbellIdleStrategy}). */
     Doorbell doorbell()
     {

@@ -27,6 +27,7 @@ class MembershipTest
     Path dir;
 
     private final List<String> events = new ArrayList<>();
+    private final List<Throwable> errors = new ArrayList<>();
     private final StubLink link = new StubLink();
     private QuorumArea mine;
     private QuorumArea peers;
@@ -50,7 +51,7 @@ class MembershipTest
             {
                 events.add("back " + epoch);
             }
-        }, Throwable::printStackTrace, INTERVAL_MS, TIMEOUT_MS, alone, nowNs);
+        }, errors::add, INTERVAL_MS, TIMEOUT_MS, alone, nowNs);
     }
 
     @AfterEach
@@ -129,6 +130,30 @@ class MembershipTest
     }
 
     @Test
+    void aLinkThatSaysUpButHearsNothingIsNotTrusted() throws Exception
+    {
+        start(false);
+        link.up = true;
+        link.epoch = 5;
+        link.lastHeardNs = nowNs;
+        tick(true);
+        assertEquals(Membership.PeerState.UP, membership.state());
+        // the peer dies; the link thread is stalled and never notices: it keeps saying up
+        for (int i = 0; i <= TIMEOUT_MS / INTERVAL_MS + 1; i++)
+        {
+            tick(false);
+        }
+        assertEquals(Membership.PeerState.DOWN, membership.state());
+        assertTrue(membership.isPeerLost(), "WB writes must not wait for a peer that is gone");
+        assertEquals(List.of("back 5", "lost DOWN"), events);
+        assertEquals(1, errors.size(), "reported once: " + errors);
+        link.lastHeardNs = nowNs + TimeUnit.MILLISECONDS.toNanos(INTERVAL_MS); // heard again, same epoch
+        tick(true);
+        assertEquals(Membership.PeerState.UP, membership.state());
+        assertEquals(List.of("back 5", "lost DOWN", "back 5"), events, "back: resync before WB again");
+    }
+
+    @Test
     void aControllerAloneHasNoPeerToLose() throws Exception
     {
         start(true);
@@ -158,6 +183,13 @@ class MembershipTest
     {
         boolean up;
         long epoch;
+        long lastHeardNs = Long.MAX_VALUE;
+
+        @Override
+        public long lastPeerMessageNs()
+        {
+            return lastHeardNs;
+        }
 
         @Override
         public boolean isUp()
