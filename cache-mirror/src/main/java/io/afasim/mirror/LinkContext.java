@@ -1,5 +1,8 @@
 package io.afasim.mirror;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
@@ -62,6 +65,17 @@ public final class LinkContext
     /** While connecting, a Handshake is (re)sent this often until the peer answers. */
     public static final String HANDSHAKE_INTERVAL_PROP_NAME = "afasim.link.handshake.interval";
     public static final long HANDSHAKE_INTERVAL_NS_DEFAULT = TimeUnit.MILLISECONDS.toNanos(20);
+
+    /**
+     * Aeron's receiver window (how far the peer may send ahead of what this side has polled) and the UDP socket
+     * buffers under it. Aeron's default, 128 KiB, lets a link thread that polls once per millisecond carry only
+     * ≈ 120 MiB/s of mirror pages; the window is capped by the kernel's {@code net.core.rmem_max} (Aeron refuses
+     * a window larger than the socket's receive buffer).
+     */
+    public static final String RECEIVER_WINDOW_PROP_NAME = "afasim.link.receiver.window";
+    public static final int RECEIVER_WINDOW_DEFAULT = 2 << 20;
+    static final int RECEIVER_WINDOW_MIN = 64 << 10;
+    static final Path RMEM_MAX_PATH = Path.of("/proc/sys/net/core/rmem_max");
 
     /** No message from the peer for this long = link down. */
     public static final String PEER_TIMEOUT_PROP_NAME = "afasim.link.peer.timeout";
@@ -127,6 +141,7 @@ public final class LinkContext
     private long handshakeIntervalNs = nanos(HANDSHAKE_INTERVAL_PROP_NAME, HANDSHAKE_INTERVAL_NS_DEFAULT);
     private long peerTimeoutNs = nanos(PEER_TIMEOUT_PROP_NAME, PEER_TIMEOUT_NS_DEFAULT);
     private long ackTimeoutNs = nanos(ACK_TIMEOUT_PROP_NAME, ACK_TIMEOUT_NS_DEFAULT);
+    private int receiverWindow = Integer.getInteger(RECEIVER_WINDOW_PROP_NAME, RECEIVER_WINDOW_DEFAULT);
     private long conversationWindowNs = nanos(CONVERSATION_WINDOW_PROP_NAME, CONVERSATION_WINDOW_NS_DEFAULT);
     private int offerRetriesMax = Integer.getInteger(OFFER_RETRIES_MAX_PROP_NAME, OFFER_RETRIES_MAX_DEFAULT);
     private int outboundQueueCapacity =
@@ -236,6 +251,8 @@ public final class LinkContext
             TimeUnit.SECONDS.toNanos(60));
         requireRange("peerTimeoutNs", peerTimeoutNs, 2 * heartbeatIntervalNs, TimeUnit.MINUTES.toNanos(10));
         requireRange("ackTimeoutNs", ackTimeoutNs, heartbeatIntervalNs, TimeUnit.MINUTES.toNanos(10));
+        requireRange("receiverWindow", receiverWindow, RECEIVER_WINDOW_MIN, termLength / 2);
+        receiverWindow = (int)Math.max(RECEIVER_WINDOW_MIN, Math.min(receiverWindow, kernelReceiveBufferMax()));
         requireRange("conversationWindowNs", conversationWindowNs, 0, heartbeatIntervalNs / 2);
         requireRange("offerRetriesMax", offerRetriesMax, 0, OFFER_RETRIES_MAX_LIMIT);
         requireRange("outboundQueueCapacity", outboundQueueCapacity, 1 << 16, OUTBOUND_QUEUE_CAPACITY_MAX);
@@ -457,6 +474,31 @@ public final class LinkContext
         return this;
     }
 
+    /** After {@link #conclude()}: the configured window, capped by the kernel's maximum socket receive buffer. */
+    public int receiverWindow()
+    {
+        return receiverWindow;
+    }
+
+    public LinkContext receiverWindow(final int receiverWindow)
+    {
+        this.receiverWindow = receiverWindow;
+        return this;
+    }
+
+    /** {@code net.core.rmem_max}, or {@link Long#MAX_VALUE} where it cannot be read (not Linux). */
+    static long kernelReceiveBufferMax()
+    {
+        try
+        {
+            return Long.parseLong(Files.readString(RMEM_MAX_PATH).trim());
+        }
+        catch (final IOException | NumberFormatException | SecurityException ex)
+        {
+            return Long.MAX_VALUE;
+        }
+    }
+
     public long conversationWindowNs()
     {
         return conversationWindowNs;
@@ -598,7 +640,7 @@ public final class LinkContext
             ", aeronDirectoryName=" + aeronDirectoryName + ", streamId=" + streamId + ", mtuLength=" + mtuLength +
             ", termLength=" + termLength + ", heartbeatIntervalNs=" + heartbeatIntervalNs + ", handshakeIntervalNs=" +
             handshakeIntervalNs + ", peerTimeoutNs=" + peerTimeoutNs + ", ackTimeoutNs=" + ackTimeoutNs +
-            ", conversationWindowNs=" + conversationWindowNs +
+            ", receiverWindow=" + receiverWindow + ", conversationWindowNs=" + conversationWindowNs +
             ", offerRetriesMax=" + offerRetriesMax + ", outboundQueueCapacity=" + outboundQueueCapacity +
             ", unackedMessagesMax=" + unackedMessagesMax + ", drainMessagesMax=" + drainMessagesMax +
             ", pollFragmentsMax=" + pollFragmentsMax + ", instanceId=" + instanceId + ", epochBase=" + epochBase + '}';
