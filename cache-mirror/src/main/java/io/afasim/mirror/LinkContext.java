@@ -491,9 +491,10 @@ public final class LinkContext
     {
         try
         {
-            return Long.parseLong(Files.readString(RMEM_MAX_PATH).trim());
+            // by lines: a procfs file reports no size, and Files.readString can stop after its first read
+            return Long.parseLong(Files.readAllLines(RMEM_MAX_PATH).get(0).trim());
         }
-        catch (final IOException | NumberFormatException | SecurityException ex)
+        catch (final IOException | RuntimeException ex)
         {
             return Long.MAX_VALUE;
         }

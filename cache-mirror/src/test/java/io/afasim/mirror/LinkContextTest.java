@@ -44,6 +44,17 @@ class LinkContextTest
         assertBad("peerEndpoint=127.0.0.1:1", new LinkContext().localEndpoint("127.0.0.1:1").peerEndpoint("127.0.0.1:1"));
         assertBad("outboundQueueCapacity=8388608", new LinkContext().outboundQueueCapacity(8 << 20));
         assertBad("unackedMessagesMax=0", new LinkContext().unackedMessagesMax(0));
+        assertBad("receiverWindow=16777216", new LinkContext().receiverWindow(16 << 20)); // > term length / 2
+        assertBad("conversationWindowNs=-1", new LinkContext().conversationWindowNs(-1));
+    }
+
+    @Test
+    void theReceiverWindowFitsTheKernelsSocketBuffer()
+    {
+        final LinkContext ctx = new LinkContext().receiverWindow(8 << 20).conclude();
+        assertTrue(ctx.receiverWindow() <= 8 << 20);
+        assertTrue(ctx.receiverWindow() <= LinkContext.kernelReceiveBufferMax(),
+            "Aeron refuses a window above SO_RCVBUF: " + ctx.receiverWindow());
     }
 
     @Test
