@@ -88,7 +88,8 @@ public final class LinkContext
     /**
      * After a reliable message went either way, the link thread stays awake (yields instead of parking) for this
      * long: the next mirror page or its acknowledgement is then picked up within microseconds, not at the end of
-     * a park. Heartbeats do not count, so an idle pair still parks. 0 = always park when idle.
+     * a park. Heartbeats do not count, so an idle pair still parks. 0 = always park when idle (the controller's
+     * volume agents then park too while their WB writes wait for the peer).
      */
     public static final String CONVERSATION_WINDOW_PROP_NAME = "afasim.link.conversation.window";
     public static final long CONVERSATION_WINDOW_NS_DEFAULT = TimeUnit.MILLISECONDS.toNanos(1);

@@ -585,7 +585,8 @@ public final class Controller implements AutoCloseable
     {
         final IdleStrategy idle = idleStrategy(agent.doorbell());
         final AgentRunner runner = new AgentRunner(
-            idle instanceof DoorbellIdleStrategy ? new ConversationIdleStrategy(agent::isAwaitingPeer, idle) : idle,
+            idle instanceof DoorbellIdleStrategy && bridge != null && bridge.link().context().conversationWindowNs() > 0 ?
+                new ConversationIdleStrategy(agent::isAwaitingPeer, idle) : idle,
             errorHandler, null, agent);
         runners.put(agent, runner);
         AgentRunner.startOnThread(runner);
