@@ -96,6 +96,8 @@ final class VolumeAgent implements Agent
     private int committingBatchCount;
     private long committingOpenedNs;
     private long groupCommitCount;
+    /** A destage chunk failed with records in the redo batch: commit it even without an open group. */
+    private boolean commitWanted;
     private int destageStatus;
     private long destageErrorCount;
     private long corruptPageCount;
@@ -672,8 +674,10 @@ final class VolumeAgent implements Agent
         if (destageStatus != IoStatus.OK)
         {
             // what was applied stays applied (its records commit with the batch); the cache keeps every change of
-            // the chunk (the newest batch in flight) and destages it again later
+            // the chunk (the newest batch in flight) and destages it again later. Records in the batch are committed
+            // even without a group: among them may be the segment frees that make room for the retry (NO_SPACE)
             cache.onDestageFailed(batch);
+            commitWanted = !redo.batch().isEmpty();
             destageErrorCount++;
             errorCount++;
             return 1;
@@ -929,6 +933,7 @@ final class VolumeAgent implements Agent
         inFlight = batch;
         inFlightSinceNs = nowNs;
         awaitingNext.moveAllTo(awaitingInFlight);
+        commitWanted = false;
         if (groupBatchCount > 0)
         {
             committingBatchCount = groupBatchCount;
@@ -944,12 +949,13 @@ final class VolumeAgent implements Agent
      * True when the open commit group should be committed now (the caller checks that no commit is in flight):
      * it is large enough to be worth its syncs, or something needs the cache clean or emptier soon (urgent
      * destage, parked writes, a quiesce), or it cannot grow (redo batch or batch ring nearly full), or it is old.
+     * Also true, group or not, after a failed chunk left records in the redo batch ({@link #commitWanted}).
      */
     private boolean isGroupDue()
     {
         if (groupBatchCount == 0)
         {
-            return false;
+            return commitWanted;
         }
         return groupChangeCount >= GROUP_COMMIT_CHANGES ||
             cache.isDestageUrgent() ||
