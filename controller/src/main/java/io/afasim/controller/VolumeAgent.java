@@ -64,7 +64,12 @@ final class VolumeAgent implements Agent
      * it is committed as soon as the previous commit ends.
      */
     static final int DESTAGE_BATCHES_IN_FLIGHT_MAX = WriteCache.DESTAGE_BATCHES_IN_FLIGHT_LIMIT;
-    /** Changes in an open commit group that make it worth a commit of its own (one segment and one journal sync). */
+    /**
+     * Changes in an open commit group that make it worth a commit of its own (one segment and one journal sync). At
+     * {@link #REDO_BYTES_PER_BLOCK_MAX} that is 128 KiB of redo at most, well inside a redo batch (the volume's 4 MiB
+     * by default, {@link ControllerContext#REDO_BATCH_BYTES_PROP_NAME}, and the store's first one of 1 MiB); a
+     * smaller batch only makes groups commit earlier (nearly full: {@link #isGroupDue}).
+     */
     static final int GROUP_COMMIT_CHANGES = 1024;
     /** Age of an open commit group after which it commits anyway: an idle volume becomes clean promptly. */
     static final long GROUP_COMMIT_AGE_NS_MAX = 10_000_000L;
