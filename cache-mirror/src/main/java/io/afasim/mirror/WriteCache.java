@@ -23,10 +23,12 @@ import org.agrona.concurrent.UnsafeBuffer;
  * </pre>
  *
  * <p>Batches in flight: one by default; up to {@link #DESTAGE_BATCHES_IN_FLIGHT_LIMIT} when the owner pipelines
- * destage ({@link #destageBatchesInFlightMax(int)}: the next batch is applied below while the previous one is
- * being made durable). Batches are consecutive runs of the list from its head, in sequence order: they complete
- * oldest first ({@link #onDestaged}) and fail newest first ({@link #onDestageFailed}), so the changes in flight
- * are always a prefix of the list.
+ * destage and commits several batches together ({@link #destageBatchesInFlightMax(int)}: small batches are applied
+ * below one after the other and made durable as a group, while the previous group is being made durable). Batches
+ * are consecutive runs of the list from its head, in sequence order, kept in a bounded ring (id, change count and
+ * first node of each): they complete oldest first ({@link #onDestaged}) and fail newest first
+ * ({@link #onDestageFailed}), so the changes in flight are always a prefix of the list, and the last of them
+ * ({@code lastInFlightNode}) marks where the next batch starts.
  */
 public final class WriteCache
 {
@@ -75,16 +77,24 @@ public final class WriteCache
     private int heldSlots;
     private int heldRecords;
     private boolean volumeBackPressure;
-    /** Batches that may be in flight at once (destage pipelining). */
-    public static final int DESTAGE_BATCHES_IN_FLIGHT_LIMIT = 2;
+    /** Batches that may be in flight at once (destage pipelining and group commit); a power of two (ring). */
+    public static final int DESTAGE_BATCHES_IN_FLIGHT_LIMIT = 128;
+    private static final int BATCH_RING_MASK = DESTAGE_BATCHES_IN_FLIGHT_LIMIT - 1;
 
     private int inFlightCount;
     private long batchId;
     private int destageBatchesInFlightMax = 1;
-    /** Batches in flight, oldest first: id and change count of each. */
+    /** Batches in flight, a ring from {@link #inFlightBatchHead} (the oldest): id, change count, first node. */
     private final long[] inFlightBatchIds = new long[DESTAGE_BATCHES_IN_FLIGHT_LIMIT];
     private final int[] inFlightBatchCounts = new int[DESTAGE_BATCHES_IN_FLIGHT_LIMIT];
+    private final int[] inFlightBatchFirstNodes = new int[DESTAGE_BATCHES_IN_FLIGHT_LIMIT];
+    private int inFlightBatchHead;
     private int inFlightBatches;
+    /**
+     * The last node of the in-flight prefix ({@code NONE} when nothing is in flight). A node in flight is never
+     * unlinked before its batch ends (a superseded one is only flagged), so this stays valid.
+     */
+    private int lastInFlightNode = NONE;
     private long lastSequence;
     private WriteMode writeMode = WriteMode.ONE_WAY_WB;
     private MirrorSink mirrorSink = MirrorSink.NONE;
@@ -347,35 +357,54 @@ public final class WriteCache
         {
             return NO_BATCH;
         }
-        int node = head;
-        for (int i = inFlightCount; i > 0; i--)
-        {
-            node = nodeNext[node]; // past the batches in flight: a prefix of the list
-        }
-        if (node == NONE)
+        final int first = lastInFlightNode == NONE ? head : nodeNext[lastInFlightNode]; // past the in-flight prefix
+        if (first == NONE)
         {
             return NO_BATCH;
         }
         final int limit = Math.min(changeCountMax, destageBatchMax);
+        int node = first;
         int count = 0;
         while (node != NONE && count < limit)
         {
             assert (nodeFlags[node] & FLAG_IN_FLIGHT) == 0 : "in flight past the prefix";
             nodeFlags[node] |= FLAG_IN_FLIGHT;
             handOver(node, consumer);
+            lastInFlightNode = node;
             count++;
             node = nodeNext[node];
         }
         inFlightCount += count;
-        inFlightBatchIds[inFlightBatches] = ++batchId;
-        inFlightBatchCounts[inFlightBatches] = count;
+        final int position = (inFlightBatchHead + inFlightBatches) & BATCH_RING_MASK;
+        inFlightBatchIds[position] = ++batchId;
+        inFlightBatchCounts[position] = count;
+        inFlightBatchFirstNodes[position] = first;
         inFlightBatches++;
         return batchId;
     }
 
+    /** Destage batches in flight (0 when none). */
+    public int destageBatchesInFlight()
+    {
+        return inFlightBatches;
+    }
+
+    /** The oldest batch in flight (the next {@link #onDestaged}), or {@link #NO_BATCH}. */
+    public long oldestBatchInFlight()
+    {
+        return inFlightBatches == 0 ? NO_BATCH : inFlightBatchIds[inFlightBatchHead];
+    }
+
+    /** The newest batch in flight (the next {@link #onDestageFailed}), or {@link #NO_BATCH}. */
+    public long newestBatchInFlight()
+    {
+        return inFlightBatches == 0 ? NO_BATCH :
+            inFlightBatchIds[(inFlightBatchHead + inFlightBatches - 1) & BATCH_RING_MASK];
+    }
+
     /**
-     * How many destage batches may be in flight at once: 1 (default) or {@link #DESTAGE_BATCHES_IN_FLIGHT_LIMIT}
-     * (the owner applies the next batch while the previous one is being made durable). Owner thread.
+     * How many destage batches may be in flight at once: 1 (default) up to {@link #DESTAGE_BATCHES_IN_FLIGHT_LIMIT}
+     * (the owner applies further batches while earlier ones are being made durable). Owner thread.
      */
     public void destageBatchesInFlightMax(final int batches)
     {
@@ -417,7 +446,8 @@ public final class WriteCache
     public void onDestaged(final long batch)
     {
         requireInFlight(batch, 0, "the oldest");
-        final int count = inFlightBatchCounts[0];
+        final int count = inFlightBatchCounts[inFlightBatchHead];
+        assert inFlightBatchFirstNodes[inFlightBatchHead] == head : "the oldest batch starts the list";
         for (int i = count; i > 0; i--)
         {
             final int node = head;
@@ -436,11 +466,12 @@ public final class WriteCache
         }
         inFlightCount -= count;
         inFlightBatches--;
-        if (inFlightBatches > 0)
+        inFlightBatchHead = (inFlightBatchHead + 1) & BATCH_RING_MASK;
+        if (inFlightBatches == 0)
         {
-            inFlightBatchIds[0] = inFlightBatchIds[1];
-            inFlightBatchCounts[0] = inFlightBatchCounts[1];
+            lastInFlightNode = NONE;
         }
+        assert (inFlightCount == 0) == (lastInFlightNode == NONE);
     }
 
     /**
@@ -450,12 +481,10 @@ public final class WriteCache
     public void onDestageFailed(final long batch)
     {
         requireInFlight(batch, inFlightBatches - 1, "the newest");
-        final int count = inFlightBatchCounts[inFlightBatches - 1];
-        int node = head;
-        for (int i = inFlightCount - count; i > 0; i--)
-        {
-            node = nodeNext[node]; // past the older batch still in flight
-        }
+        final int position = (inFlightBatchHead + inFlightBatches - 1) & BATCH_RING_MASK;
+        final int count = inFlightBatchCounts[position];
+        int node = inFlightBatchFirstNodes[position];
+        lastInFlightNode = nodePrev[node]; // the last node of the previous batch (in flight), or NONE
         for (int i = count; i > 0; i--)
         {
             final int next = nodeNext[node];
@@ -469,11 +498,13 @@ public final class WriteCache
         inFlightCount -= count;
         inFlightBatches--;
         destageFailedCount++;
+        assert (inFlightCount == 0) == (lastInFlightNode == NONE);
     }
 
     private void requireInFlight(final long batch, final int position, final String which)
     {
-        if (inFlightBatches == 0 || position < 0 || inFlightBatchIds[position] != batch)
+        if (inFlightBatches == 0 || position < 0 ||
+            inFlightBatchIds[(inFlightBatchHead + position) & BATCH_RING_MASK] != batch)
         {
             throw new IllegalStateException("volume " + volumeId + ": batch " + batch + " is not " + which +
                 " batch in flight (last " + batchId + ", batches in flight " + inFlightBatches + ", changes " +
@@ -722,7 +753,7 @@ public final class WriteCache
         return (long)heldSlots * NvmeRegion.BLOCK_SIZE_BYTES;
     }
 
-    /** Changes in the batch in flight (0 when none). */
+    /** Changes in the batches in flight (0 when none). */
     public int inFlightCount()
     {
         return inFlightCount;

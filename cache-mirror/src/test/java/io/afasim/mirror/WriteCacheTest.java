@@ -184,6 +184,101 @@ class WriteCacheTest
     }
 
     @Test
+    void manyBatchesInFlightCompleteOldestFirstAndFailNewestFirst()
+    {
+        nvme.close(); // a region with room for two changes per batch of the whole ring
+        ctx = TestSupport.smallContext(dir.resolve("large")).regionSizeBytes(8L << 20).conclude();
+        nvme = NvmeCache.openOrCreate(ctx);
+        cache = nvme.newWriteCache(0);
+        final int batches = WriteCache.DESTAGE_BATCHES_IN_FLIGHT_LIMIT;
+        cache.destageBatchesInFlightMax(batches);
+        for (long lba = 0; lba < 2L * batches + 3; lba++)
+        {
+            assertEquals(CacheStatus.OK, write(cache, lba, lba + 1));
+        }
+        final long[] ids = new long[batches];
+        for (int i = 0; i < batches; i++)
+        {
+            ids[i] = cache.destageBatch(2, recorder);
+            assertNotEquals(WriteCache.NO_BATCH, ids[i]);
+            assertEquals(i + 1, cache.destageBatchesInFlight());
+            assertEquals(ids[0], cache.oldestBatchInFlight());
+            assertEquals(ids[i], cache.newestBatchInFlight());
+        }
+        assertEquals(WriteCache.NO_BATCH, cache.destageBatch(2, recorder), "the ring is full");
+        assertEquals(2 * batches, cache.inFlightCount());
+        assertEquals(2 * batches, handed.size());
+        assertEquals("page 0 token 1", handed.get(0));
+        assertEquals("page " + (2 * batches - 1) + " token " + (2 * batches), handed.get(2 * batches - 1));
+        assertThrows(IllegalStateException.class, () -> cache.onDestaged(ids[1]), "the oldest completes first");
+        assertThrows(IllegalStateException.class, () -> cache.onDestageFailed(ids[batches - 2]),
+            "the newest fails first");
+
+        // complete the older half, fail the newer half: the ring wraps and the failed changes are handed again
+        for (int i = 0; i < batches / 2; i++)
+        {
+            cache.onDestaged(cache.oldestBatchInFlight());
+        }
+        for (int i = batches - 1; i >= batches / 2; i--)
+        {
+            assertEquals(ids[i], cache.newestBatchInFlight());
+            cache.onDestageFailed(ids[i]);
+        }
+        assertEquals(0, cache.destageBatchesInFlight());
+        assertEquals(WriteCache.NO_BATCH, cache.oldestBatchInFlight());
+        assertEquals(CacheStatus.MISS, cache.read(batches - 1, block, 0), "destaged");
+        assertEquals(CacheStatus.HIT, cache.read(batches, block, 0), "failed: still cached");
+        assertEquals(batches + 3, cache.changeCount());
+        handed.clear();
+        while (!cache.isClean())
+        {
+            while (cache.destageBatch(3, recorder) != WriteCache.NO_BATCH)
+            {
+                assertTrue(cache.destageBatchesInFlight() <= batches);
+            }
+            cache.onDestaged(cache.oldestBatchInFlight());
+        }
+        assertEquals(batches + 3, handed.size(), "each failed or never handed change once more, in order");
+        assertEquals("page " + batches + " token " + (batches + 1), handed.get(0));
+        assertEquals(0, nvme.slotsInUse());
+    }
+
+    @Test
+    void pagesSupersededInFlightAreFreedWithTheirBatchAndNeverHandedTwice()
+    {
+        cache.destageBatchesInFlightMax(8);
+        for (long lba = 0; lba < 8; lba++)
+        {
+            assertEquals(CacheStatus.OK, write(cache, lba, 1));
+        }
+        final long first = cache.destageBatch(2, recorder);
+        final long second = cache.destageBatch(2, recorder);
+        final long third = cache.destageBatch(2, recorder);
+        assertEquals(CacheStatus.OK, write(cache, 2, 2)); // the head of the second batch
+        assertEquals(CacheStatus.OK, write(cache, 5, 2)); // the tail of the third batch
+        assertEquals(CacheStatus.OK, cache.trim(0, 1));   // a page of the first batch
+        assertEquals(CacheStatus.OK, write(cache, 7, 2)); // not in flight: freed at once
+        assertEquals(11, nvme.slotsInUse() + nvme.recordsInUse(), "6 in flight, 1 cached, 3 new, 1 trim");
+
+        // the third batch fails: its superseded page is freed, the other one is handed again after the rest
+        cache.onDestageFailed(third);
+        assertEquals(10, nvme.slotsInUse() + nvme.recordsInUse());
+        handed.clear();
+        final long fourth = cache.destageBatch(10, recorder);
+        assertEquals(List.of("page 4 token 1", "page 6 token 1", "page 2 token 2", "page 5 token 2", "trim 0+1",
+            "page 7 token 2"), handed);
+        cache.onDestaged(first);
+        cache.onDestaged(second);
+        assertEquals(CacheStatus.HIT, cache.read(2, block, 0), "the newer page is still cached");
+        assertTrue(TestSupport.matches(block, 0, 0, 2, 2, scratch));
+        assertEquals(CacheStatus.HIT, cache.read(0, block, 0), "the trim is still cached");
+        assertTrue(TestSupport.isZero(block, 0));
+        cache.onDestaged(fourth);
+        assertTrue(cache.isClean());
+        assertEquals(0, nvme.slotsInUse() + nvme.recordsInUse());
+    }
+
+    @Test
     void corruptCachedPageIsAChecksumMismatchNeverData()
     {
         assertEquals(CacheStatus.OK, write(cache, 5, 1));

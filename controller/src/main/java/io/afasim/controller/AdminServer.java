@@ -408,6 +408,7 @@ final class AdminServer implements AutoCloseable
             "cacheHits", Long.toString(agent.cache().hitCount()),
             "cacheBackPressure", Long.toString(agent.cache().backPressureCount()),
             "cacheCorruptPages", Long.toString(agent.corruptPageCount()),
+            "destageGroupCommits", Long.toString(agent.groupCommitCount()),
             "readCacheHits", Long.toString(agent.readCache().hitCount()),
             "readCacheMisses", Long.toString(agent.readCache().missCount()),
             "cleanedBlocksMoved", Long.toString(volume.relocatedCount()),

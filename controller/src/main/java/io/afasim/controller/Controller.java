@@ -238,7 +238,7 @@ public final class Controller implements AutoCloseable
             .regionSizeBytes(ctx.nvmeSizeBytes() + MIRROR_SLACK_BYTES)
             .arrayId(arrayId)
             .nodeId(ctx.nodeId())
-            .destageBatchMax(VolumeAgent.DESTAGE_BATCH_MAX)
+            .destageBatchMax(VolumeAgent.DESTAGE_CHUNK_CHANGES_MAX)
             .conclude());
         try
         {
@@ -335,7 +335,7 @@ public final class Controller implements AutoCloseable
             .regionSizeBytes(ctx.nvmeSizeBytes())
             .arrayId(arrayId)
             .nodeId(ctx.nodeId())
-            .destageBatchMax(VolumeAgent.DESTAGE_BATCH_MAX)
+            .destageBatchMax(VolumeAgent.DESTAGE_CHUNK_CHANGES_MAX)
             .conclude();
     }
 

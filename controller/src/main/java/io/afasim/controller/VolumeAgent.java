@@ -33,9 +33,14 @@ import org.agrona.concurrent.UnsafeBuffer;
  * <p>1-way write-back (1WB): a write goes into the volume's NVMe {@link WriteCache} (page + checksummed
  * descriptor in memory that survives a process kill) and is acknowledged at once; when the cache is
  * full the request parks (with every later mutation behind it, so order holds) until destage makes
- * room. Destage runs eagerly on this thread: the oldest cached changes go through the dedup engine
- * into the segment log and the redo batch, ride the same hand-off as WT writes, and are freed from
- * the cache once their batch is durable on the shelf. Reads consult the cache first.
+ * room. Destage runs eagerly on this thread, in small chunks (at most {@link #DESTAGE_CHUNK_CHANGES_MAX} changes
+ * per duty cycle, so requests are served between them): the oldest cached changes go through the dedup engine
+ * into the segment log and the redo batch, forming an open commit group (the cache's batches applied since the
+ * last hand-off). A group rides the same hand-off as WT writes, but only once it is worth a commit (see
+ * {@link #isGroupDue}): each commit costs a segment log fdatasync on this thread and a journal fdatasync, and
+ * acknowledgements wait behind the former. While one group is with the journal agent the next one grows. When a
+ * group's batch is durable on the shelf its changes are freed from the cache, oldest batch first (a failed commit
+ * fails them newest first, and they are destaged again later). Reads consult the cache first.
  *
  * <p>Quiesce: {@link #quiesce} closes the layer gates top down (new requests park, none fails),
  * waits until every layer's tracker is drained, runs the change on this thread, reopens bottom up and
@@ -53,16 +58,23 @@ final class VolumeAgent implements Agent
     static final int REDO_BYTES_PER_BLOCK_MAX = 128;
     static final int BLOCK_SIZE_BYTES = 4096;
     static final int BLOCK_SHIFT = 12;
-    /** Cached changes one destage pass moves (one redo hand-off). */
-    static final int DESTAGE_BATCH_MAX = 256;
-    /** Destage batches in flight: one being committed by the journal agent, the next one applied meanwhile. */
-    static final int DESTAGE_BATCHES_IN_FLIGHT_MAX = 2;
+    /** Cached changes one destage chunk moves (one cache batch, one duty cycle; requests are served between). */
+    static final int DESTAGE_CHUNK_CHANGES_MAX = 64;
     /**
-     * Changes waiting (not in flight) before a second batch starts while one is with the journal agent: below it,
-     * destage keeps up without pipelining, and a small batch's early segment log sync would only block the
-     * volume thread (and the requests behind it) once more per commit.
+     * Cache batches in flight: those of the group being committed by the journal agent plus those of the open
+     * group (chunks of at most {@link #DESTAGE_CHUNK_CHANGES_MAX}); when the open group holds what is left of them,
+     * it is committed as soon as the previous commit ends.
      */
-    static final int DESTAGE_PIPELINE_CHANGES_MIN = 64;
+    static final int DESTAGE_BATCHES_IN_FLIGHT_MAX = WriteCache.DESTAGE_BATCHES_IN_FLIGHT_LIMIT;
+    /**
+     * Changes in an open commit group that make it worth a commit of its own (one segment and one journal sync). At
+     * {@link #REDO_BYTES_PER_BLOCK_MAX} that is 128 KiB of redo at most, well inside a redo batch (the volume's 4 MiB
+     * by default, {@link ControllerContext#REDO_BATCH_BYTES_PROP_NAME}, and the store's first one of 1 MiB); a
+     * smaller batch only makes groups commit earlier (nearly full: {@link #isGroupDue}).
+     */
+    static final int GROUP_COMMIT_CHANGES = 1024;
+    /** Age of an open commit group after which it commits anyway: an idle volume becomes clean promptly. */
+    static final long GROUP_COMMIT_AGE_NS_MAX = 10_000_000L;
 
     private final VolumeState state;
     private final DedupVolume volume;
@@ -83,8 +95,16 @@ final class VolumeAgent implements Agent
     private final Layer pool;
     private final PendingQueue blocked = new PendingQueue(PENDING_CAPACITY);
     private final DestageConsumer destager = new Destager();
-    private long destageNext = WriteCache.NO_BATCH;
-    private long destageInFlight = WriteCache.NO_BATCH;
+    /** Open commit group: cache batches applied since the last hand-off (the newest in flight), their changes. */
+    private int groupBatchCount;
+    private int groupChangeCount;
+    private long groupOpenedNs;
+    /** Committing group: the oldest cache batches in flight, whose records ride {@link #inFlight}. */
+    private int committingBatchCount;
+    private long committingOpenedNs;
+    private long groupCommitCount;
+    /** A destage chunk failed with records in the redo batch: commit it even without an open group. */
+    private boolean commitWanted;
     private int destageStatus;
     private long destageErrorCount;
     private long corruptPageCount;
@@ -100,8 +120,6 @@ final class VolumeAgent implements Agent
     private RedoBatch spare;
     private RedoBatch inFlight;
     private long inFlightSinceNs;
-    private long destageNextNs;
-    private long destageInFlightNs;
     private Quiesce quiesce;
     /** Being handed to the peer: quiesced, clean, gates kept closed ({@link #holdForMove}). */
     private boolean moveHeld;
@@ -169,7 +187,7 @@ final class VolumeAgent implements Agent
             }
             cache.writeMode(toCacheMode(state.mode()));
         }
-        // pipelined destage: the next batch goes through the dedup engine while the previous one is committed
+        // group commit: chunks of the next group go through the dedup engine while the previous group is committed
         cache.destageBatchesInFlightMax(DESTAGE_BATCHES_IN_FLIGHT_MAX);
     }
 
@@ -206,6 +224,12 @@ final class VolumeAgent implements Agent
     long destageErrorCount()
     {
         return destageErrorCount;
+    }
+
+    /** Commit groups of destaged changes handed to the journal agent. */
+    long groupCommitCount()
+    {
+        return groupCommitCount;
     }
 
     @Override
@@ -650,53 +674,41 @@ final class VolumeAgent implements Agent
     // ---------------------------------------------------------------- destage
 
     /**
-     * Moves the oldest cached changes not yet in flight through the dedup engine; freed when their redo batch is
-     * durable. Pipelined: while one batch is with the journal agent ({@link #destageInFlight}), the next one is
-     * applied ({@link #destageNext}) and handed over as soon as the first is durable.
+     * Moves the oldest cached changes not yet in flight (one chunk) through the dedup engine into the open commit
+     * group; they are freed when the group's redo batch is durable ({@link #handOff}, {@link #checkDurable}).
      */
     private int destage()
     {
-        if (destagePaused || destageNext != WriteCache.NO_BATCH || cache.changeCount() == cache.inFlightCount() ||
-            fenced || journal.isStopped() || !hasRedoRoom((long)DESTAGE_BATCH_MAX * BLOCK_SIZE_BYTES))
+        if (destagePaused || cache.changeCount() == cache.inFlightCount() || fenced || journal.isStopped() ||
+            !hasRedoRoom((long)DESTAGE_CHUNK_CHANGES_MAX * BLOCK_SIZE_BYTES))
         {
             return 0;
-        }
-        if (destageInFlight != WriteCache.NO_BATCH &&
-            cache.changeCount() - cache.inFlightCount() < DESTAGE_PIPELINE_CHANGES_MIN && !cache.isDestageUrgent() &&
-            blocked.isEmpty() && quiesce == null)
-        {
-            return 0; // not worth a second batch yet: the one in flight completes first
         }
         destageStatus = IoStatus.OK;
-        pool.enter();
-        final long batch = cache.destageBatch(DESTAGE_BATCH_MAX, destager);
+        final int inFlightBefore = cache.inFlightCount();
+        final long batch = cache.destageBatch(DESTAGE_CHUNK_CHANGES_MAX, destager);
         if (batch == WriteCache.NO_BATCH)
         {
-            pool.exit(nowNs, nowNs);
-            return 0;
+            return 0; // every batch of the ring is in flight: the open group commits next
         }
         if (destageStatus != IoStatus.OK)
         {
             // what was applied stays applied (its records commit with the batch); the cache keeps every change of
-            // the batch and destages it again later
-            pool.exit(nowNs, nowNs);
+            // the chunk (the newest batch in flight) and destages it again later. Records in the batch are committed
+            // even without a group: among them may be the segment frees that make room for the retry (NO_SPACE)
             cache.onDestageFailed(batch);
+            commitWanted = !redo.batch().isEmpty();
             destageErrorCount++;
             errorCount++;
             return 1;
         }
-        destageNext = batch;
-        destageNextNs = nowNs;
-        if (inFlight != null)
+        if (groupBatchCount == 0)
         {
-            // the previous batch is with the journal agent: make this one's blocks durable now, while it commits,
-            // so that the hand-off can follow its completion at once
-            final int synced = volume.segmentLog().sync();
-            if (synced != IoStatus.OK)
-            {
-                fence("segment log sync failed: " + IoStatus.name(synced));
-            }
+            pool.enter(); // one pool passage per commit group
+            groupOpenedNs = nowNs;
         }
+        groupBatchCount++;
+        groupChangeCount += cache.inFlightCount() - inFlightBefore;
         return 1;
     }
 
@@ -913,11 +925,14 @@ final class VolumeAgent implements Agent
 
     // ---------------------------------------------------------------- durability (WT)
 
-    /** Hands the current batch to the journal agent when requests wait on it and none is in flight. */
+    /**
+     * Hands the current redo batch to the journal agent when none is in flight and requests wait on it (WT writes,
+     * retries: never delayed), or the open commit group is due ({@link #isGroupDue}).
+     */
     private int handOff()
     {
         if (inFlight != null || fenced || journal.isStopped() ||
-            (awaitingNext.isEmpty() && retry.isEmpty() && destageNext == WriteCache.NO_BATCH))
+            (awaitingNext.isEmpty() && retry.isEmpty() && !isGroupDue()))
         {
             return 0;
         }
@@ -938,10 +953,37 @@ final class VolumeAgent implements Agent
         inFlight = batch;
         inFlightSinceNs = nowNs;
         awaitingNext.moveAllTo(awaitingInFlight);
-        destageInFlight = destageNext;
-        destageInFlightNs = destageNextNs;
-        destageNext = WriteCache.NO_BATCH;
+        commitWanted = false;
+        if (groupBatchCount > 0)
+        {
+            committingBatchCount = groupBatchCount;
+            committingOpenedNs = groupOpenedNs;
+            groupBatchCount = 0;
+            groupChangeCount = 0;
+            groupCommitCount++;
+        }
         return 1;
+    }
+
+    /**
+     * True when the open commit group should be committed now (the caller checks that no commit is in flight):
+     * it is large enough to be worth its syncs, or something needs the cache clean or emptier soon (urgent
+     * destage, parked writes, a quiesce), or it cannot grow (redo batch or batch ring nearly full), or it is old.
+     * Also true, group or not, after a failed chunk left records in the redo batch ({@link #commitWanted}).
+     */
+    private boolean isGroupDue()
+    {
+        if (groupBatchCount == 0)
+        {
+            return commitWanted;
+        }
+        return groupChangeCount >= GROUP_COMMIT_CHANGES ||
+            cache.isDestageUrgent() ||
+            !blocked.isEmpty() ||
+            quiesce != null ||
+            !hasRedoRoom(2L * DESTAGE_CHUNK_CHANGES_MAX * BLOCK_SIZE_BYTES) ||
+            cache.destageBatchesInFlight() >= DESTAGE_BATCHES_IN_FLIGHT_MAX ||
+            nowNs - groupOpenedNs - GROUP_COMMIT_AGE_NS_MAX >= 0;
     }
 
     private int checkDurable()
@@ -971,21 +1013,24 @@ final class VolumeAgent implements Agent
             request.complete(errno);
             work++;
         }
-        if (destageInFlight != WriteCache.NO_BATCH)
+        if (committingBatchCount > 0)
         {
             if (errno == HostRequest.OK)
             {
-                pool.exit(destageInFlightNs, nowNs);
-                cache.onDestaged(destageInFlight);
+                pool.exit(committingOpenedNs, nowNs);
+                for (int i = committingBatchCount; i > 0; i--)
+                {
+                    cache.onDestaged(cache.oldestBatchInFlight()); // the committing group's batches are the oldest
+                }
+                assert cache.destageBatchesInFlight() == groupBatchCount;
             }
             else
             {
-                // nothing more is committed: the batch applied meanwhile (the newest) fails first
-                failDestage(destageNext, destageNextNs);
-                destageNext = WriteCache.NO_BATCH;
-                failDestage(destageInFlight, destageInFlightNs);
+                // nothing more is committed: the open group (the newest batches) fails first, then this one
+                failOpenGroup();
+                failBatches(committingBatchCount, committingOpenedNs);
             }
-            destageInFlight = WriteCache.NO_BATCH;
+            committingBatchCount = 0;
         }
         spare = inFlight;
         spare.clear();
@@ -1004,8 +1049,7 @@ final class VolumeAgent implements Agent
         failAwaiting(awaitingNext, HostRequest.EIO);
         failWaitingOutside(retry);
         failWaitingOutside(blocked);
-        failDestage(destageNext, destageNextNs);
-        destageNext = WriteCache.NO_BATCH;
+        failOpenGroup(); // the group being committed (if any) ends with its batch
     }
 
     /** Fails requests parked before entering the layers (retry, back-pressure). */
@@ -1024,12 +1068,26 @@ final class VolumeAgent implements Agent
         return fenced;
     }
 
-    private void failDestage(final long batch, final long enteredNs)
+    /** Fails the open commit group's batches, newest first (they are the newest in flight). */
+    private void failOpenGroup()
     {
-        if (batch != WriteCache.NO_BATCH)
+        failBatches(groupBatchCount, groupOpenedNs);
+        groupBatchCount = 0;
+        groupChangeCount = 0;
+    }
+
+    /** Fails the {@code batchCount} newest cache batches in flight, newest first: they are destaged again later. */
+    private void failBatches(final int batchCount, final long enteredNs)
+    {
+        if (batchCount == 0)
         {
-            pool.exit(enteredNs, nowNs);
-            cache.onDestageFailed(batch);
+            return;
+        }
+        assert cache.destageBatchesInFlight() >= batchCount;
+        pool.exit(enteredNs, nowNs);
+        for (int i = batchCount; i > 0; i--)
+        {
+            cache.onDestageFailed(cache.newestBatchInFlight());
             destageErrorCount++;
         }
     }
@@ -1058,7 +1116,7 @@ final class VolumeAgent implements Agent
     {
         return inFlight == null && awaitingNext.isEmpty() && awaitingInFlight.isEmpty() && retry.isEmpty() &&
             awaitingMirror.size() == mirrorWaits &&
-            blocked.isEmpty() && destageNext == WriteCache.NO_BATCH && destageInFlight == WriteCache.NO_BATCH;
+            blocked.isEmpty() && groupBatchCount == 0 && committingBatchCount == 0;
     }
 
     // ---------------------------------------------------------------- quiesce
@@ -1271,6 +1329,7 @@ final class VolumeAgent implements Agent
             builder.append(layer.id().label()).append('=').append(layer.inFlight()).append(' ');
         }
         return builder.append("awaiting=").append(awaitingNext.size() + awaitingInFlight.size())
+            .append(" destageGroups=").append(groupBatchCount).append('/').append(committingBatchCount)
             .append(" awaitingMirror=").append(awaitingMirror.size())
             .append(" blocked=").append(blocked.size()).append(" cachedChanges=").append(cache.changeCount()).toString();
     }

@@ -190,6 +190,77 @@ class ControllerSystemTest
         assertTrue(value > 1.6 && value < 2.5, "dedup ratio " + value + " not near 2: " + stats.out());
     }
 
+    /**
+     * Destage commits in groups (large or old enough): after a burst of acknowledged writes and no further I/O, a
+     * 1WB volume still becomes clean on its own (the open group commits once it is old), and reads back the burst.
+     */
+    @Test
+    void aOneWayWbVolumeBecomesCleanWithoutFurtherIoAfterABurst() throws Exception
+    {
+        createVolume("burst", "16M"); // 1wb: the default mode of a new volume
+        final int blocks = 4096;
+        final int writes = 3000; // a few commit groups, the last one left open when the burst ends
+        final int window = 32;
+        final long seed = Seeds.seed("ControllerSystemTest-burst");
+        final Random random = new Random(seed);
+        final long[] tokens = new long[blocks];
+        final byte[] block = new byte[4096];
+        final java.nio.ByteBuffer view = java.nio.ByteBuffer.wrap(block);
+        try (NbdRawSocket nbd = NbdRawSocket.connect(controller.nbdPort()))
+        {
+            nbd.go("burst");
+            int replies = 0;
+            for (int i = 1; i <= writes; i++)
+            {
+                final int lba = random.nextInt(blocks);
+                tokens[lba] = i;
+                view.putLong(0, lba).putLong(8, i).putLong(4088, i);
+                nbd.request(0, NbdProtocol.CMD_WRITE, i, (long)lba * block.length, block.length, block);
+                if (i > window)
+                {
+                    assertEquals(0, nbd.readSimpleReply(null)[0], "write reply (seed " + seed + ")");
+                    replies++;
+                }
+            }
+            for (; replies < writes; replies++)
+            {
+                assertEquals(0, nbd.readSimpleReply(null)[0], "write reply (seed " + seed + ")");
+            }
+
+            NbdTestSupport.await("volume burst clean (cacheDirtyBytes 0)", CLIENT_TIMEOUT_MS,
+                () -> cacheDirtyBytes("burst") == 0);
+            final byte[] read = new byte[4096];
+            final java.nio.ByteBuffer readView = java.nio.ByteBuffer.wrap(read);
+            for (int lba = 0; lba < blocks; lba++)
+            {
+                nbd.request(0, NbdProtocol.CMD_READ, writes + 1 + lba, (long)lba * read.length, read.length, null);
+                assertEquals(0, nbd.readSimpleReply(read)[0]);
+                if (tokens[lba] != 0)
+                {
+                    assertEquals(lba, readView.getLong(0), "lba " + lba + " (seed " + seed + ")");
+                    assertEquals(tokens[lba], readView.getLong(8), "lba " + lba + " (seed " + seed + ")");
+                    assertEquals(tokens[lba], readView.getLong(4088), "lba " + lba + " (seed " + seed + ")");
+                }
+            }
+        }
+    }
+
+    private static long cacheDirtyBytes(final String volume)
+    {
+        try
+        {
+            final ControllerProcess.AfactlResult stats = controller.afactl("--json", "stats", "--volume", volume);
+            assertEquals(0, stats.exitCode(), stats.err());
+            final Matcher dirty = Pattern.compile("\"cacheDirtyBytes\"\\s*:\\s*\"?([0-9]+)").matcher(stats.out());
+            assertTrue(dirty.find(), stats.out());
+            return Long.parseLong(dirty.group(1));
+        }
+        catch (final IOException ex)
+        {
+            throw new java.io.UncheckedIOException(ex);
+        }
+    }
+
     @Test
     void aMalformedNbdRequestClosesThatConnectionAndOthersKeepWorking() throws Exception
     {
