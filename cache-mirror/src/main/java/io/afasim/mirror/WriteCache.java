@@ -403,6 +403,39 @@ public final class WriteCache
     }
 
     /**
+     * A mirror resync: hands every cached change to {@code sink} in sequence order, as {@link #write} and
+     * {@link #trim} handed them when they were made: each page that is still the newest of its LBA (with its
+     * descriptor as stored in NVMe memory) and every transaction record. Superseded pages are skipped (their
+     * newer change follows; a release of theirs may reach the peer later and finds no copy, which is harmless).
+     * Owner thread; the caller quiesces the volume first, so nothing changes meanwhile.
+     *
+     * @return the changes handed over.
+     */
+    public int replayTo(final MirrorSink sink)
+    {
+        int count = 0;
+        for (int node = head; node != NONE; node = nodeNext[node])
+        {
+            if ((nodeFlags[node] & FLAG_SUPERSEDED) != 0)
+            {
+                continue;
+            }
+            if (nodeKind[node] == ChangeEntry.KIND_PAGE)
+            {
+                final int slot = nodeIndex[node];
+                sink.onPageWritten(volumeId, nodeSequence[node], buffer, region.descriptorOffset(slot), buffer,
+                    region.pageOffset(slot));
+            }
+            else
+            {
+                sink.onRecordWritten(volumeId, nodeSequence[node], buffer, region.recordOffset(nodeIndex[node]));
+            }
+            count++;
+        }
+        return count;
+    }
+
+    /**
      * How many destage batches may be in flight at once: 1 (default) up to {@link #DESTAGE_BATCHES_IN_FLIGHT_LIMIT}
      * (the owner applies further batches while earlier ones are being made durable). Owner thread.
      */

@@ -2,6 +2,7 @@ package io.afasim.controller;
 
 import java.nio.ByteBuffer;
 import java.util.function.Consumer;
+import java.util.function.LongSupplier;
 
 import io.afasim.dedup.DedupVolume;
 import io.afasim.dedup.VolumeRedo;
@@ -9,6 +10,7 @@ import io.afasim.journal.IoStatus;
 import io.afasim.journal.RedoBatch;
 import io.afasim.mirror.CacheStatus;
 import io.afasim.mirror.DestageConsumer;
+import io.afasim.mirror.MirrorSink;
 import io.afasim.mirror.WriteCache;
 import io.afasim.mirror.WriteMode;
 import org.HdrHistogram.Histogram;
@@ -107,6 +109,7 @@ final class VolumeAgent implements Agent
     private boolean commitWanted;
     private int destageStatus;
     private long destageErrorCount;
+    private long resyncReplayedCount;
     private long corruptPageCount;
     private final PendingQueue awaitingNext = new PendingQueue(PENDING_CAPACITY);
     private final PendingQueue awaitingInFlight = new PendingQueue(PENDING_CAPACITY);
@@ -114,6 +117,7 @@ final class VolumeAgent implements Agent
     /** WB writes in local NVMe memory waiting for the peer's acknowledgement of their mirror copies, in order. */
     private final PendingQueue awaitingMirror = new PendingQueue(PENDING_CAPACITY);
     private final VolumeMirror mirror;
+    private final PeerLink link;
     /** Mirror wait of acknowledged WB writes; sampled by admin threads like a layer's ({@link LatencyRecorder}). */
     private final LatencyRecorder mirrorLatency = new LatencyRecorder();
     private final UnsafeBuffer scratch = new UnsafeBuffer(ByteBuffer.allocateDirect(BLOCK_SIZE_BYTES));
@@ -151,6 +155,7 @@ final class VolumeAgent implements Agent
     {
         this.state = state;
         this.mirror = new VolumeMirror(link);
+        this.link = link;
         cache.mirrorSink(mirror);
         this.volume = volume;
         this.cache = cache;
@@ -531,6 +536,72 @@ final class VolumeAgent implements Agent
         }
         cache.writeMode(toCacheMode(mode));
         state.mode(mode);
+    }
+
+    /**
+     * The mirror resync, under quiesce on this thread: the peer drops whatever copies of this volume it still
+     * holds (from an earlier epoch), then receives every change cached here (written in 1-way-WB meanwhile, or
+     * before the link was up), oldest first, then the volume runs WB in {@code epoch}. The link is ordered, so the
+     * peer drops the stale copies before the first replayed one arrives, and any later write's acknowledgement
+     * covers the replay. Nothing is destaged for it: a resync works even when destage cannot run (a full pool).
+     * A full outbound queue is waited out (the link thread drains it) up to {@code timeoutNs}.
+     *
+     * @throws IllegalStateException when the link leaves {@code epoch} or stays full: the task fails, and the
+     *         membership duty tries again.
+     */
+    void resyncMirror(final long epoch, final long timeoutNs)
+    {
+        final int volumeId = state.volumeId();
+        final long deadlineNs = clock.nanoTime() + timeoutNs;
+        send(link.mirrorDiscardVolume(volumeId), epoch, deadlineNs, () -> link.mirrorDiscardVolume(volumeId));
+        final int replayed = cache.replayTo(new MirrorSink()
+        {
+            @Override
+            public void onPageWritten(
+                final int volumeId, final long sequence, final DirectBuffer entry, final int entryOffset,
+                final DirectBuffer page, final int pageOffset)
+            {
+                send(link.mirrorPage(volumeId, sequence, entry, entryOffset, page, pageOffset), epoch, deadlineNs,
+                    () -> link.mirrorPage(volumeId, sequence, entry, entryOffset, page, pageOffset));
+            }
+
+            @Override
+            public void onRecordWritten(
+                final int volumeId, final long sequence, final DirectBuffer entry, final int entryOffset)
+            {
+                send(link.mirrorRecord(volumeId, sequence, entry, entryOffset), epoch, deadlineNs,
+                    () -> link.mirrorRecord(volumeId, sequence, entry, entryOffset));
+            }
+
+            @Override
+            public void onReleased(final int volumeId, final long sequence)
+            {
+            }
+        });
+        resyncReplayedCount += replayed;
+        applyRunningMode(WriteModeSetting.WB, epoch);
+    }
+
+    /** Retries a send refused with QUEUE_FULL until the deadline; fails on a link down or an epoch change. */
+    private void send(final long firstResult, final long epoch, final long deadlineNs, final LongSupplier again)
+    {
+        long result = firstResult;
+        while (result == PeerLink.QUEUE_FULL && clock.nanoTime() - deadlineNs < 0)
+        {
+            Thread.yield(); // the link thread drains the queue
+            result = again.getAsLong();
+        }
+        if (result < 0 || link.epoch() != epoch)
+        {
+            throw new IllegalStateException("the link " + (result == PeerLink.QUEUE_FULL ? "stayed full" :
+                "left epoch " + epoch) + " during the resync");
+        }
+    }
+
+    /** Cached changes sent to the peer by resyncs. */
+    long resyncReplayedCount()
+    {
+        return resyncReplayedCount;
     }
 
     /** Mirror round trips of acknowledged WB writes (NVMe write to the peer's acknowledgement). */

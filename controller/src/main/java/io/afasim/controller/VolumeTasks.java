@@ -40,8 +40,8 @@ import io.afasim.utmd.TaskType;
  *  volume-mirror-mode(6) REDO_FORWARD  1 quiesce-and-switch the running mode of a WB volume: 1wb when the peer is
  *                                                          lost (WB writes waiting for it are acknowledged: they
  *                                                          are in local NVMe memory); wb when the peer is up, after
- *                                                          a resync: destage to a clean cache, tell the peer to
- *                                                          drop its stale mirror copies, mirror from then on / -
+ *                                                          a resync: tell the peer to drop its stale mirror copies,
+ *                                                          send it every cached change again, mirror from then on / -
  * </pre>
  *
  * Why these policies and this order. The volume table ({@code shelf/volumes-<node>.conf}) is the durable truth; at
@@ -659,10 +659,10 @@ final class VolumeTasks
     }
 
     /**
-     * The mirror resync: under quiesce the cache is destaged until clean (so no change lives only here), the peer
-     * is told to drop whatever mirror copies of the volume it still holds (from an earlier epoch), and from then on
-     * every change is mirrored in {@code epoch}. Messages on the link are ordered, so the peer drops the stale copies
-     * before the first new one arrives.
+     * The mirror resync ({@link VolumeAgent#resyncMirror}): under quiesce the peer is told to drop whatever mirror
+     * copies of the volume it still holds (from an earlier epoch), every change cached here is sent to it again,
+     * and from then on every change is mirrored in {@code epoch}. Messages on the link are ordered, so the peer
+     * drops the stale copies before the first replayed one arrives. Nothing is destaged for it.
      */
     private StepOutcome switchToWb(final TaskContext ctx, final VolumeAgent agent, final long epoch)
     {
@@ -672,18 +672,14 @@ final class VolumeTasks
             ctx.failureReason("the peer is not connected in link epoch " + epoch);
             return StepOutcome.FAILED;
         }
-        final int volumeId = agent.state().volumeId();
-        return outcome(ctx, cluster.awaitReply(ctx, r -> quiesce(r, agent, "mirror resync: wb", true, true, () ->
+        final long timeoutNs = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(controller.context().quiesceTimeoutMs());
+        return outcome(ctx, cluster.awaitReply(ctx, r -> quiesce(r, agent, "mirror resync: wb", false, true, () ->
         {
             if (!link.isUp() || link.epoch() != epoch)
             {
                 throw new IllegalStateException("the link left epoch " + epoch + " during the resync");
             }
-            if (link.mirrorDiscardVolume(volumeId) < 0)
-            {
-                throw new IllegalStateException("the link refused the resync message (queue full or down)");
-            }
-            agent.applyRunningMode(WriteModeSetting.WB, epoch);
+            agent.resyncMirror(epoch, timeoutNs);
         })));
     }
 
