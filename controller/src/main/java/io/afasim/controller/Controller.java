@@ -357,7 +357,7 @@ public final class Controller implements AutoCloseable
     {
         return "backoff".equals(ctx.idleStrategy()) ?
             new ConversationIdleStrategy(() -> link.isConversing(clock.nanoTime()),
-                new DoorbellIdleStrategy(doorbell, 10, 10, 1_000, Math.min(ctx.idleParkNsMax(), ctx.linkParkNsMax()))) :
+                new DoorbellIdleStrategy(doorbell, 10, 10, 1_000, ctx.linkParkNsMax())) :
             idleStrategy(doorbell);
     }
 

@@ -43,10 +43,11 @@ public final class ControllerContext
     public static final String IDLE_STRATEGY_DEFAULT = "backoff";
     public static final String IDLE_PARK_NS_MAX_PROP_NAME = "afasim.idle.parkNsMax";
     /**
-     * Longest park of an idle agent: its idle CPU cost. Work handed over by another thread rings the agent's
-     * doorbell (no wait for the park to end); the link thread waits at most this long for a peer's message.
+     * Longest park of an idle agent (volume, journal, cluster): its idle CPU cost. Work handed over by another
+     * thread rings the agent's doorbell (no wait for the park to end), so the park bounds only timers (a commit
+     * group's age, a quiesce deadline, the cluster agent's heartbeat). The link thread has its own cap.
      */
-    public static final long IDLE_PARK_NS_MAX_DEFAULT = 1_000_000;
+    public static final long IDLE_PARK_NS_MAX_DEFAULT = 4_000_000;
     /** Longest park of the link thread: how late, at worst, a message from the peer (a mirror ack) is seen. */
     public static final String LINK_PARK_NS_MAX_PROP_NAME = "afasim.link.parkNsMax";
     public static final long LINK_PARK_NS_MAX_DEFAULT = 1_000_000;
