@@ -76,8 +76,8 @@ class MirrorStoreTest
         owner.close();
     }
 
-    @Test
-    void theMirrorHoldsExactlyTheOwnersUndestagedChanges()
+    /** LBAs 0..19, then LBA 3 again (its older copy is superseded and invalidated), then a trim of 40..43. */
+    private void writeTwentyPagesRewriteOneAndTrim()
     {
         for (int lba = 0; lba < 20; lba++)
         {
@@ -85,8 +85,14 @@ class MirrorStoreTest
             assertEquals(CacheStatus.OK, cache.write(lba, block, 0));
         }
         TestSupport.fill(block, 0, 0, 3, 2);
-        assertEquals(CacheStatus.OK, cache.write(3, block, 0)); // supersedes: the older copy is invalidated
+        assertEquals(CacheStatus.OK, cache.write(3, block, 0));
         assertEquals(CacheStatus.OK, cache.trim(40, 4));
+    }
+
+    @Test
+    void theMirrorHoldsExactlyTheOwnersUndestagedChanges()
+    {
+        writeTwentyPagesRewriteOneAndTrim();
         assertEquals(20, mirror.pageCount(), "one copy per cached page");
         assertEquals(1, mirror.recordCount());
 
@@ -103,14 +109,7 @@ class MirrorStoreTest
     @Test
     void aResyncReplaysEveryCachedChangeOnceAndNoSupersededPage()
     {
-        for (int lba = 0; lba < 20; lba++)
-        {
-            TestSupport.fill(block, 0, 0, lba, 1);
-            assertEquals(CacheStatus.OK, cache.write(lba, block, 0));
-        }
-        TestSupport.fill(block, 0, 0, 3, 2);
-        assertEquals(CacheStatus.OK, cache.write(3, block, 0));
-        assertEquals(CacheStatus.OK, cache.trim(40, 4));
+        writeTwentyPagesRewriteOneAndTrim();
         cache.destageBatch(8, nothing); // in flight: lba 0, 1, 2, 4..8
         TestSupport.fill(block, 0, 0, 1, 3);
         assertEquals(CacheStatus.OK, cache.write(1, block, 0)); // supersedes a page in flight: it stays cached
