@@ -48,9 +48,15 @@ public final class LinkContext
     public static final String STREAM_ID_PROP_NAME = "afasim.link.stream.id";
     public static final int STREAM_ID_DEFAULT = 1_001;
 
-    /** UDP datagram payload: a 4 KiB MirrorPage (4,200 bytes) fits one frame at 8192. */
+    /**
+     * UDP datagram payload: a 4 KiB MirrorPage (4,200 bytes) fits one frame at 8192, the default on a network
+     * (it fits a 9,000-byte jumbo frame, so IP never fragments it). Between two loopback endpoints the default is
+     * {@link #MTU_LENGTH_MAX}: loopback carries 64 KiB datagrams whole, and a busy link sends up to 15 mirror pages
+     * per datagram (measured: WB iodepth 32 +20 %, docs/performance.md).
+     */
     public static final String MTU_LENGTH_PROP_NAME = "afasim.link.mtu.length";
     public static final int MTU_LENGTH_DEFAULT = 8_192;
+    public static final int MTU_LENGTH_LOOPBACK_DEFAULT = 65_504;
     public static final int MTU_LENGTH_MIN = 1_408;
     public static final int MTU_LENGTH_MAX = 65_504;
 
@@ -136,7 +142,7 @@ public final class LinkContext
     private String peerEndpoint = System.getProperty(PEER_ENDPOINT_PROP_NAME);
     private String aeronDirectoryName = System.getProperty(AERON_DIR_PROP_NAME);
     private int streamId = Integer.getInteger(STREAM_ID_PROP_NAME, STREAM_ID_DEFAULT);
-    private int mtuLength = Integer.getInteger(MTU_LENGTH_PROP_NAME, MTU_LENGTH_DEFAULT);
+    private int mtuLength = Integer.getInteger(MTU_LENGTH_PROP_NAME, 0); // 0: by the endpoints, at conclude()
     private int termLength = Integer.getInteger(TERM_LENGTH_PROP_NAME, TERM_LENGTH_DEFAULT);
     private long heartbeatIntervalNs = nanos(HEARTBEAT_INTERVAL_PROP_NAME, HEARTBEAT_INTERVAL_NS_DEFAULT);
     private long handshakeIntervalNs = nanos(HANDSHAKE_INTERVAL_PROP_NAME, HANDSHAKE_INTERVAL_NS_DEFAULT);
@@ -231,6 +237,11 @@ public final class LinkContext
             throw new IllegalArgumentException("aeronDirectoryName is blank");
         }
         requireRange("streamId", streamId, 1, Integer.MAX_VALUE);
+        if (mtuLength == 0)
+        {
+            mtuLength = isLoopback(localEndpoint) && isLoopback(peerEndpoint) ? MTU_LENGTH_LOOPBACK_DEFAULT :
+                MTU_LENGTH_DEFAULT;
+        }
         requireRange("mtuLength", mtuLength, MTU_LENGTH_MIN, MTU_LENGTH_MAX);
         if (mtuLength % 32 != 0)
         {
@@ -485,6 +496,12 @@ public final class LinkContext
     {
         this.receiverWindow = receiverWindow;
         return this;
+    }
+
+    /** An IPv4 loopback address ({@code 127.x.y.z:port}) or {@code [::1]:port}. */
+    static boolean isLoopback(final String endpoint)
+    {
+        return endpoint.startsWith("127.") || endpoint.startsWith("[::1]:");
     }
 
     /** {@code net.core.rmem_max}, or {@link Long#MAX_VALUE} where it cannot be read (not Linux). */

@@ -22,14 +22,24 @@ class LinkContextTest
         assertEquals(b.peerEndpoint(), a.localEndpoint());
         assertEquals("/dev/shm/afasim/default/node-1/aeron", b.aeronDirectoryName());
         assertEquals(1, a.peerNodeId());
-        assertEquals(8_192, a.mtuLength());
+        assertEquals(65_504, a.mtuLength(), "loopback carries 64 KiB datagrams whole");
         assertEquals(16 << 20, a.termLength());
         assertEquals(TimeUnit.MILLISECONDS.toNanos(100), a.heartbeatIntervalNs());
         assertEquals(TimeUnit.MILLISECONDS.toNanos(500), a.peerTimeoutNs());
         assertNotEquals(0, a.instanceId());
         assertNotEquals(a.instanceId(), b.instanceId());
         assertTrue(a.epochBase() > 0);
-        assertTrue(a.publicationChannel().contains("mtu=8192"));
+        assertTrue(a.publicationChannel().contains("mtu=65504"));
+    }
+
+    @Test
+    void theMtuDefaultsToAJumboFrameOffLoopback()
+    {
+        assertEquals(8_192, new LinkContext().localEndpoint("10.0.0.1:24310").peerEndpoint("10.0.0.2:24310")
+            .conclude().mtuLength());
+        assertEquals(8_192, new LinkContext().localEndpoint("127.0.0.1:24310").peerEndpoint("10.0.0.2:24310")
+            .conclude().mtuLength());
+        assertEquals(16_384, new LinkContext().mtuLength(16_384).conclude().mtuLength(), "a chosen MTU stays");
     }
 
     @Test
