@@ -156,6 +156,7 @@ public final class Link implements AutoCloseable
     private volatile long epoch;
     private volatile long ackedTicket;
     private volatile boolean partitioned;
+    private volatile boolean deaf;
     private Histogram rttInterval;
     private Histogram rttTotal = new Histogram(RTT_NS_MAX, 3);
 
@@ -375,6 +376,15 @@ public final class Link implements AutoCloseable
         this.partitioned = partitioned;
     }
 
+    /**
+     * Test seam (fault injection): while deaf the link sends as usual but polls nothing (a one-way loss: the
+     * peer keeps hearing this side, this side hears nothing). Any thread.
+     */
+    void deaf(final boolean deaf)
+    {
+        this.deaf = deaf;
+    }
+
     ManyToOneRingBuffer outboundQueue()
     {
         return outboundQueue;
@@ -420,7 +430,10 @@ public final class Link implements AutoCloseable
         }
         if (!partitioned)
         {
-            workCount += subscription.controlledPoll(assembler, ctx.pollFragmentsMax());
+            if (!deaf)
+            {
+                workCount += subscription.controlledPoll(assembler, ctx.pollFragmentsMax());
+            }
             if (pendingLoss == null)
             {
                 workCount += state == LinkState.UP ? sendAckAndHeartbeat() : sendHandshakeIfDue();

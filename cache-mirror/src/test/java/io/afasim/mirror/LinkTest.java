@@ -526,6 +526,26 @@ class LinkTest
     }
 
     @Test
+    void aOneWayLossEndsOnlyTheDeafSidesEpochAndBothComeBack()
+    {
+        pair = new LinkPair(dir, ctx -> ctx.peerTimeoutNs(TimeUnit.MILLISECONDS.toNanos(500)));
+        pair.driveUntilUp();
+        final long firstEpochA = pair.a.epoch();
+        final long firstEpochB = pair.b.epoch();
+        // A hears nothing while B keeps hearing A: A's epoch ends on its timeout, B's stays up until A's new
+        // epoch reaches it; nothing may leave the pair stuck with one side up and the other handshaking
+        pair.a.deaf(true);
+        pair.driveUntil("A times out", () -> pair.handlerA.downReason == LinkDownReason.PEER_TIMEOUT);
+        pair.driveUntil("B learns of A's new epoch", () -> pair.handlerB.peerDowns.get() == 1);
+        pair.a.deaf(false);
+        pair.driveUntil("both up again", () -> pair.a.isUp() && pair.b.isUp() &&
+            pair.handlerA.peerUps.get() >= 2 && pair.handlerB.peerUps.get() >= 2);
+        assertTrue(pair.a.epoch() > firstEpochA && pair.b.epoch() > firstEpochB);
+        final long fresh = pair.a.newPublisher().mirrorInvalidate(1, 1);
+        pair.driveUntil("the link carries messages again", () -> pair.a.isAcked(fresh));
+    }
+
+    @Test
     void closeResolvesPendingTicketsAsLostAndMovesTheEpochOn()
     {
         pair = new LinkPair(dir, ctx -> { });
