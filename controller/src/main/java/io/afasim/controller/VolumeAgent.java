@@ -109,7 +109,6 @@ final class VolumeAgent implements Agent
     private boolean commitWanted;
     private int destageStatus;
     private long destageErrorCount;
-    private long resyncReplayedCount;
     private long corruptPageCount;
     private final PendingQueue awaitingNext = new PendingQueue(PENDING_CAPACITY);
     private final PendingQueue awaitingInFlight = new PendingQueue(PENDING_CAPACITY);
@@ -553,24 +552,22 @@ final class VolumeAgent implements Agent
     {
         final int volumeId = state.volumeId();
         final long deadlineNs = clock.nanoTime() + timeoutNs;
-        send(link.mirrorDiscardVolume(volumeId), epoch, deadlineNs, () -> link.mirrorDiscardVolume(volumeId));
-        final int replayed = cache.replayTo(new MirrorSink()
+        send(epoch, deadlineNs, () -> link.mirrorDiscardVolume(volumeId));
+        cache.replayTo(new MirrorSink()
         {
             @Override
             public void onPageWritten(
                 final int volumeId, final long sequence, final DirectBuffer entry, final int entryOffset,
                 final DirectBuffer page, final int pageOffset)
             {
-                send(link.mirrorPage(volumeId, sequence, entry, entryOffset, page, pageOffset), epoch, deadlineNs,
-                    () -> link.mirrorPage(volumeId, sequence, entry, entryOffset, page, pageOffset));
+                send(epoch, deadlineNs, () -> link.mirrorPage(volumeId, sequence, entry, entryOffset, page, pageOffset));
             }
 
             @Override
             public void onRecordWritten(
                 final int volumeId, final long sequence, final DirectBuffer entry, final int entryOffset)
             {
-                send(link.mirrorRecord(volumeId, sequence, entry, entryOffset), epoch, deadlineNs,
-                    () -> link.mirrorRecord(volumeId, sequence, entry, entryOffset));
+                send(epoch, deadlineNs, () -> link.mirrorRecord(volumeId, sequence, entry, entryOffset));
             }
 
             @Override
@@ -578,30 +575,23 @@ final class VolumeAgent implements Agent
             {
             }
         });
-        resyncReplayedCount += replayed;
         applyRunningMode(WriteModeSetting.WB, epoch);
     }
 
-    /** Retries a send refused with QUEUE_FULL until the deadline; fails on a link down or an epoch change. */
-    private void send(final long firstResult, final long epoch, final long deadlineNs, final LongSupplier again)
+    /** Sends, waiting out QUEUE_FULL (the link thread drains the queue) until the deadline; fails on a link down. */
+    private void send(final long epoch, final long deadlineNs, final LongSupplier message)
     {
-        long result = firstResult;
+        long result = message.getAsLong();
         while (result == PeerLink.QUEUE_FULL && clock.nanoTime() - deadlineNs < 0)
         {
-            Thread.yield(); // the link thread drains the queue
-            result = again.getAsLong();
+            Thread.yield();
+            result = message.getAsLong();
         }
         if (result < 0 || link.epoch() != epoch)
         {
             throw new IllegalStateException("the link " + (result == PeerLink.QUEUE_FULL ? "stayed full" :
                 "left epoch " + epoch) + " during the resync");
         }
-    }
-
-    /** Cached changes sent to the peer by resyncs. */
-    long resyncReplayedCount()
-    {
-        return resyncReplayedCount;
     }
 
     /** Mirror round trips of acknowledged WB writes (NVMe write to the peer's acknowledgement). */

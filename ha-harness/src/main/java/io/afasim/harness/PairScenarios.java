@@ -34,15 +34,7 @@ public final class PairScenarios
     /** Host writes through the owner and through the non-owner (forwarded) to one volume. */
     public static void writesThroughTheNonOwner(final ControllerPair pair, final long seed) throws IOException
     {
-        final Scenario scenario = startLinked(pair);
-        scenario.createVolume(pair.a(), "va", VOLUME_BYTES);
-        final Ledger ledger = new Ledger("va", VOLUME_BYTES, seed);
-        try (LedgerWriter load = scenario.writeThrough(ledger, QUEUE_DEPTH, pair.a(), pair.b()))
-        {
-            scenario.progress(ACKS_PER_PHASE, load);
-            scenario.stopCleanly(load);
-        }
-        scenario.verifyFrom(ledger, pair.a(), pair.b());
+        underLoadOnBoth(pair, seed, (scenario, load) -> { });
     }
 
     /**
@@ -51,22 +43,38 @@ public final class PairScenarios
      */
     public static void volumeMoveUnderLoad(final ControllerPair pair, final long seed) throws IOException
     {
-        final Scenario scenario = startLinked(pair);
-        scenario.createVolume(pair.a(), "va", VOLUME_BYTES);
-        final Ledger ledger = new Ledger("va", VOLUME_BYTES, seed);
-        try (LedgerWriter load = scenario.writeThrough(ledger, QUEUE_DEPTH, pair.a(), pair.b()))
+        underLoadOnBoth(pair, seed, (scenario, load) ->
         {
-            scenario.progress(ACKS_PER_PHASE, load);
             scenario.moveVolume(pair.a(), "va", "B");
             scenario.note("va moved to B");
             scenario.progress(ACKS_PER_PHASE, load);
-            scenario.stopCleanly(load);
-        }
-        scenario.verifyFrom(ledger, pair.a(), pair.b());
+        });
     }
 
     /** {@link #volumeMoveUnderLoad}, then {@code --to A} sent to the new owner B, still under load on both. */
     public static void volumeMoveThereAndBackUnderLoad(final ControllerPair pair, final long seed) throws IOException
+    {
+        underLoadOnBoth(pair, seed, (scenario, load) ->
+        {
+            scenario.moveVolume(pair.a(), "va", "B");
+            scenario.progress(ACKS_PER_PHASE, load);
+            scenario.moveVolume(pair.b(), "va", "A");
+            scenario.progress(ACKS_PER_PHASE, load);
+        });
+    }
+
+    /** What a scenario does while its load runs (after a first phase of acknowledged writes). */
+    private interface Steps
+    {
+        void run(Scenario scenario, LedgerWriter load) throws IOException;
+    }
+
+    /**
+     * Volume va on A, written through A and through B (forwarded) for a phase, then {@code steps}, then stopped
+     * cleanly: every acknowledged write reads back through both controllers.
+     */
+    private static void underLoadOnBoth(final ControllerPair pair, final long seed, final Steps steps)
+        throws IOException
     {
         final Scenario scenario = startLinked(pair);
         scenario.createVolume(pair.a(), "va", VOLUME_BYTES);
@@ -74,10 +82,7 @@ public final class PairScenarios
         try (LedgerWriter load = scenario.writeThrough(ledger, QUEUE_DEPTH, pair.a(), pair.b()))
         {
             scenario.progress(ACKS_PER_PHASE, load);
-            scenario.moveVolume(pair.a(), "va", "B");
-            scenario.progress(ACKS_PER_PHASE, load);
-            scenario.moveVolume(pair.b(), "va", "A");
-            scenario.progress(ACKS_PER_PHASE, load);
+            steps.run(scenario, load);
             scenario.stopCleanly(load);
         }
         scenario.verifyFrom(ledger, pair.a(), pair.b());
