@@ -411,7 +411,9 @@ final class AdminServer implements AutoCloseable
             "destageGroupCommits", Long.toString(agent.groupCommitCount()),
             "readCacheHits", Long.toString(agent.readCache().hitCount()),
             "readCacheMisses", Long.toString(agent.readCache().missCount()),
+            "cleanedSegments", Long.toString(agent.cleanedSegmentCount()),
             "cleanedBlocksMoved", Long.toString(volume.relocatedCount()),
+            "freeSegments", Integer.toString(volume.segmentLog().freeSegmentsForHost()),
             "writeAmplification", String.format("%.2f", volume.segmentLog().writeAmplification()),
             "errors", Long.toString(agent.errorCount()));
     }

@@ -75,6 +75,12 @@ final class VolumeAgent implements Agent
      * smaller batch only makes groups commit earlier (nearly full: {@link #isGroupDue}).
      */
     static final int GROUP_COMMIT_CHANGES = 1024;
+    /** Victims one cleaning step moves out of at most (see {@link #clean()}). */
+    static final int CLEAN_SEGMENTS_PER_STEP = 4;
+    /** Redo a cleaned segment needs at most per data block: a RELOCATE pair (16 bytes) and a share of headers. */
+    static final int CLEAN_REDO_BYTES_PER_BLOCK_MAX = 32;
+    /** Cleaning runs while the segments host writes may still take are at most this many (or a destage ran out). */
+    static final int CLEAN_FREE_SEGMENTS_LOW = 8;
     /** Age of an open commit group after which it commits anyway: an idle volume becomes clean promptly. */
     static final long GROUP_COMMIT_AGE_NS_MAX = 10_000_000L;
 
@@ -109,6 +115,15 @@ final class VolumeAgent implements Agent
     private boolean commitWanted;
     private int destageStatus;
     private long destageErrorCount;
+    /** The status of the last failed destage chunk, reported when it changes (0: the last chunk succeeded). */
+    private int reportedDestageStatus;
+    /** The redo batch holding the RELOCATE records of the segments cleaned and not yet released (or null). */
+    private RedoBatch cleanedIn;
+    private long cleanedSegmentCount;
+    /** No victim was found: the next look is not before this time. */
+    private long cleanNotBeforeNs = Long.MIN_VALUE / 2;
+    /** {@link #cleanedIn} is durable: its victims are released when the redo batch has room. */
+    private boolean releaseWanted;
     private long corruptPageCount;
     private final PendingQueue awaitingNext = new PendingQueue(PENDING_CAPACITY);
     private final PendingQueue awaitingInFlight = new PendingQueue(PENDING_CAPACITY);
@@ -230,6 +245,12 @@ final class VolumeAgent implements Agent
         return destageErrorCount;
     }
 
+    /** Segments the cleaner emptied and freed. */
+    long cleanedSegmentCount()
+    {
+        return cleanedSegmentCount;
+    }
+
     /** Commit groups of destaged changes handed to the journal agent. */
     long groupCommitCount()
     {
@@ -310,6 +331,7 @@ final class VolumeAgent implements Agent
         work += redriveRetries();
         work += redriveBlocked();
         work += requests.drain(requestHandler, REQUESTS_PER_DO_WORK_MAX);
+        work += clean();
         work += destage();
         work += handOff();
         if (quiesce != null)
@@ -761,8 +783,16 @@ final class VolumeAgent implements Agent
             commitWanted = !redo.batch().isEmpty();
             destageErrorCount++;
             errorCount++;
+            if (destageStatus != reportedDestageStatus)
+            {
+                reportedDestageStatus = destageStatus;
+                System.err.println("[afasim] volume " + state.name() + ": destage failed with " +
+                    IoStatus.name(destageStatus) + "; the cache keeps the changes and destages them again" +
+                    (destageStatus == IoStatus.NO_SPACE ? " once cleaning frees segments" : ""));
+            }
             return 1;
         }
+        reportedDestageStatus = IoStatus.OK;
         if (groupBatchCount == 0)
         {
             pool.enter(); // one pool passage per commit group
@@ -771,6 +801,68 @@ final class VolumeAgent implements Agent
         groupBatchCount++;
         groupChangeCount += cache.inFlightCount() - inFlightBefore;
         return 1;
+    }
+
+    /**
+     * Segment cleaning, on the volume thread like the destage it makes room for: while the disk group is nearly
+     * out of segments for host writes (or the last chunk ran out), moves the live blocks of up to
+     * {@value #CLEAN_SEGMENTS_PER_STEP} victims to the open segment ({@link DedupVolume#clean}; their RELOCATE
+     * records go into the open commit group) and asks for a commit. The victims are released only once that
+     * batch is durable ({@link #releaseCleaned()}), and the next step waits for it: a cleaned victim is empty
+     * and would be picked again.
+     */
+    private int clean()
+    {
+        if (releaseWanted && hasRedoRoom((long)CLEAN_SEGMENTS_PER_STEP * BLOCK_SIZE_BYTES))
+        {
+            releaseWanted = false;
+            releaseCleaned();
+            return 1;
+        }
+        if (cleanedIn != null || releaseWanted || volume.cleanedSegmentCount() > 0 || fenced ||
+            journal.isStopped() || nowNs - cleanNotBeforeNs < 0 || (reportedDestageStatus != IoStatus.NO_SPACE &&
+            volume.segmentLog().freeSegmentsForHost() > CLEAN_FREE_SEGMENTS_LOW))
+        {
+            return 0;
+        }
+        final long redoPerSegment =
+            (long)volume.segmentLog().layout().dataBlocksPerSegment() * CLEAN_REDO_BYTES_PER_BLOCK_MAX + 256;
+        final int victims = (int)Math.min(CLEAN_SEGMENTS_PER_STEP, redo.batch().remainingBytes() / redoPerSegment);
+        if (victims == 0)
+        {
+            commitWanted = true; // the next batch has room
+            return 0;
+        }
+        final int moved = volume.clean(victims);
+        if (moved < 0)
+        {
+            errorCount++;
+            System.err.println("[afasim] volume " + state.name() + ": segment cleaning failed with " +
+                IoStatus.name(moved) + " after " + volume.cleanedSegmentCount() + " victims");
+        }
+        if (volume.cleanedSegmentCount() == 0)
+        {
+            cleanNotBeforeNs = nowNs + GROUP_COMMIT_AGE_NS_MAX; // every sealed segment is full of live blocks
+            return moved < 0 ? 1 : 0;
+        }
+        cleanedIn = redo.batch();
+        commitWanted = true;
+        return 1;
+    }
+
+    /** After the RELOCATE records are durable: frees the victims (SEGMENT_FREED records, committed next). */
+    private void releaseCleaned()
+    {
+        final int released = volume.releaseCleaned();
+        if (released < 0)
+        {
+            errorCount++;
+            System.err.println("[afasim] volume " + state.name() + ": releasing cleaned segments failed with " +
+                IoStatus.name(released));
+            return;
+        }
+        cleanedSegmentCount += released;
+        commitWanted = true;
     }
 
     private final class Destager implements DestageConsumer
@@ -1030,11 +1122,12 @@ final class VolumeAgent implements Agent
      * True when the open commit group should be committed now (the caller checks that no commit is in flight):
      * it is large enough to be worth its syncs, or something needs the cache clean or emptier soon (urgent
      * destage, parked writes, a quiesce), or it cannot grow (redo batch or batch ring nearly full), or it is old.
-     * Also true, group or not, after a failed chunk left records in the redo batch ({@link #commitWanted}).
+     * Also true, group or not, after a failed chunk left records in the redo batch or cleaning moved blocks
+     * ({@link #commitWanted}).
      */
     private boolean isGroupDue()
     {
-        if (groupBatchCount == 0)
+        if (groupBatchCount == 0 || commitWanted)
         {
             return commitWanted;
         }
@@ -1092,6 +1185,12 @@ final class VolumeAgent implements Agent
                 failBatches(committingBatchCount, committingOpenedNs);
             }
             committingBatchCount = 0;
+        }
+        final boolean cleanedDurable = inFlight == cleanedIn && errno == HostRequest.OK;
+        if (inFlight == cleanedIn)
+        {
+            cleanedIn = null; // a failed commit keeps the victims: never released, and cleaning stops
+            releaseWanted = cleanedDurable;
         }
         spare = inFlight;
         spare.clear();

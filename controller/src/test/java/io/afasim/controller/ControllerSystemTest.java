@@ -198,17 +198,45 @@ class ControllerSystemTest
     void aOneWayWbVolumeBecomesCleanWithoutFurtherIoAfterABurst() throws Exception
     {
         createVolume("burst", "16M"); // 1wb: the default mode of a new volume
-        final int blocks = 4096;
-        final int writes = 3000; // a few commit groups, the last one left open when the burst ends
+        // a few commit groups, the last one left open when the burst ends; then no I/O until the cache is clean
+        writeRandomlyThenReadBack(controller, "burst", 4096, 3000, () -> NbdTestSupport.await("volume burst clean",
+            CLIENT_TIMEOUT_MS, () -> statsValue(controller, "burst", "cacheDirtyBytes") == 0));
+    }
+
+    @Test
+    void aVolumeOverwrittenFiveTimesItsPoolCleansSegmentsAndKeepsEveryWrite() throws Exception
+    {
+        // drives of the smallest size: the 16 MiB volume's pool holds about 28 segments of 1 MiB, and 36,000 unique
+        // 4 KiB writes need five times that, so destage runs out of segments unless the cleaner frees old ones
+        try (ControllerProcess small = new ControllerProcess(ControllerProcess.testContext(dir.resolve("small"))
+            .driveSizeBytes(1L << 20).journalSizeBytes(4L << 20)).start())
+        {
+            final ControllerProcess.AfactlResult created = small.afactl("volume", "create", "churn", "--size", "16M");
+            assertEquals(0, created.exitCode(), created.err());
+            writeRandomlyThenReadBack(small, "churn", 4096, 36_000, () -> NbdTestSupport.await("volume churn clean",
+                CLIENT_TIMEOUT_MS, () -> statsValue(small, "churn", "cacheDirtyBytes") == 0));
+            final long cleaned = statsValue(small, "churn", "cleanedSegments");
+            assertTrue(cleaned > 28, "cleaned segments: " + cleaned);
+            assertEquals(0, statsValue(small, "churn", "errors"), "volume errors");
+        }
+    }
+
+    /**
+     * Writes {@code writes} blocks of unique content at random LBAs of {@code volume} (32 in flight), runs
+     * {@code between}, then reads every block back: each holds its last write (or zeroes).
+     */
+    private static void writeRandomlyThenReadBack(
+        final ControllerProcess target, final String volume, final int blocks, final int writes, final ThrowingRunnable between) throws Exception
+    {
         final int window = 32;
-        final long seed = Seeds.seed("ControllerSystemTest-burst");
+        final long seed = Seeds.seed("ControllerSystemTest-" + volume);
         final Random random = new Random(seed);
         final long[] tokens = new long[blocks];
         final byte[] block = new byte[4096];
         final java.nio.ByteBuffer view = java.nio.ByteBuffer.wrap(block);
-        try (NbdRawSocket nbd = NbdRawSocket.connect(controller.nbdPort()))
+        try (NbdRawSocket nbd = NbdRawSocket.connect(target.nbdPort()))
         {
-            nbd.go("burst");
+            nbd.go(volume);
             int replies = 0;
             for (int i = 1; i <= writes; i++)
             {
@@ -227,8 +255,7 @@ class ControllerSystemTest
                 assertEquals(0, nbd.readSimpleReply(null)[0], "write reply (seed " + seed + ")");
             }
 
-            NbdTestSupport.await("volume burst clean (cacheDirtyBytes 0)", CLIENT_TIMEOUT_MS,
-                () -> cacheDirtyBytes("burst") == 0);
+            between.run();
             final byte[] read = new byte[4096];
             final java.nio.ByteBuffer readView = java.nio.ByteBuffer.wrap(read);
             for (int lba = 0; lba < blocks; lba++)
@@ -245,15 +272,21 @@ class ControllerSystemTest
         }
     }
 
-    private static long cacheDirtyBytes(final String volume)
+    private interface ThrowingRunnable
+    {
+        void run() throws Exception;
+    }
+
+    /** A numeric field of the volume's {@code afactl --json stats} row. */
+    private static long statsValue(final ControllerProcess target, final String volume, final String field)
     {
         try
         {
-            final ControllerProcess.AfactlResult stats = controller.afactl("--json", "stats", "--volume", volume);
+            final ControllerProcess.AfactlResult stats = target.afactl("--json", "stats", "--volume", volume);
             assertEquals(0, stats.exitCode(), stats.err());
-            final Matcher dirty = Pattern.compile("\"cacheDirtyBytes\"\\s*:\\s*\"?([0-9]+)").matcher(stats.out());
-            assertTrue(dirty.find(), stats.out());
-            return Long.parseLong(dirty.group(1));
+            final Matcher value = Pattern.compile("\"" + field + "\"\\s*:\\s*\"?([0-9]+)").matcher(stats.out());
+            assertTrue(value.find(), stats.out());
+            return Long.parseLong(value.group(1));
         }
         catch (final IOException ex)
         {

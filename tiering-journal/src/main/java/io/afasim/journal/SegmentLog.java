@@ -750,6 +750,16 @@ public final class SegmentLog
         return written;
     }
 
+    /**
+     * Free segments of this log's disk group that host writes may still take: the allocator's free count less
+     * the cleaner's reserve (the reserve is for relocations only). At 0 an append needing a new segment gets
+     * {@link IoStatus#NO_SPACE} until the cleaner frees some.
+     */
+    public int freeSegmentsForHost()
+    {
+        return Math.max(0, allocator.freeCount() - ctx.cleanerReserveSegments());
+    }
+
     /** LBA of entry {@code blockIndex} of a summary read with {@link #loadSummary}. */
     public static long summaryLba(final DirectBuffer summary, final int blockIndex)
     {
