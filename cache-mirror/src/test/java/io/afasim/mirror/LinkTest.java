@@ -526,6 +526,28 @@ class LinkTest
     }
 
     @Test
+    void aWaitingLinkThreadWakesForThePeersDatagramAndForARing()
+    {
+        pair = new LinkPair(dir, ctx -> { });
+        pair.driveUntilUp();
+        assertTrue(pair.b.wakeup().registeredSockets() >= 2, "B's receive and send sockets wake it");
+
+        final long ticket = pair.a.newPublisher().mirrorInvalidate(1, 1);
+        pair.a.doWork(System.nanoTime()); // offered, and sent by the driver in the same duty cycle
+        pair.a.doWork(System.nanoTime());
+        // without its sockets in the selector, B would wait the whole 10 s and report no datagram
+        assertTrue(pair.b.wakeup().park(TimeUnit.SECONDS.toNanos(10)), "B woken by A's datagram");
+        pair.driveUntil("the message is acknowledged", () -> pair.a.isAcked(ticket));
+
+        // a ring from a thread that queued work cuts a wait short (rung before or during it)
+        final LinkWakeup wakeup = pair.a.wakeup();
+        final long startNs = System.nanoTime();
+        wakeup.ring();
+        wakeup.park(TimeUnit.SECONDS.toNanos(10));
+        assertTrue(System.nanoTime() - startNs < TimeUnit.SECONDS.toNanos(5), "the ring ended the wait");
+    }
+
+    @Test
     void aOneWayLossEndsOnlyTheDeafSidesEpochAndBothComeBack()
     {
         pair = new LinkPair(dir, ctx -> ctx.peerTimeoutNs(TimeUnit.MILLISECONDS.toNanos(500)));

@@ -315,9 +315,9 @@ public final class Controller implements AutoCloseable
                 return "link-" + ctx.node();
             }
         };
-        final Doorbell linkDoorbell = new Doorbell();
-        bridge.doorbell(linkDoorbell); // a thread that queues a message for the peer wakes the link thread
-        linkRunner = new AgentRunner(linkIdleStrategy(linkDoorbell, linkItself), errorHandler, null, linkAgent);
+        bridge.doorbell(linkItself.wakeup()); // a thread that queues a message for the peer wakes the link thread
+        final IdleStrategy idle = linkIdleStrategy(linkItself);
+        linkRunner = new AgentRunner(idle, errorHandler, null, linkAgent);
         AgentRunner.startOnThread(linkRunner);
     }
 
@@ -349,16 +349,20 @@ public final class Controller implements AutoCloseable
     }
 
     /**
-     * The link thread's: like the others, but it must also notice the peer's messages, which ring no bell, so it
-     * parks at most {@link ControllerContext#linkParkNsMax()}, and not at all while the link is conversing (see
-     * {@link ConversationIdleStrategy}).
+     * The link thread's: like the others, except that it waits on the link's {@link io.afasim.mirror.LinkWakeup}
+     * (its sockets, and the bell rung by threads that queue messages for the peer) for at most
+     * {@link ControllerContext#linkParkNsMax()} (the driver's timers), and not at all while the link is conversing:
+     * then it yields (see {@link ConversationIdleStrategy}).
      */
-    private IdleStrategy linkIdleStrategy(final Doorbell doorbell, final Link link)
+    private IdleStrategy linkIdleStrategy(final Link link)
     {
-        return "backoff".equals(ctx.idleStrategy()) ?
-            new ConversationIdleStrategy(() -> link.isConversing(clock.nanoTime()),
-                new DoorbellIdleStrategy(doorbell, 10, 10, 1_000, ctx.linkParkNsMax())) :
-            idleStrategy(doorbell);
+        if (!"backoff".equals(ctx.idleStrategy()))
+        {
+            return idleStrategy(null);
+        }
+        final long parkNs = ctx.linkParkNsMax();
+        return new ConversationIdleStrategy(() -> link.isConversing(clock.nanoTime()),
+            new DoorbellIdleStrategy(link.wakeup()::park, 10, 0, parkNs, parkNs));
     }
 
     /** {@link #idleStrategy()}, parking on {@code doorbell} (null: none) with the default backoff strategy. */

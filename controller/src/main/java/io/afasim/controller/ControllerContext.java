@@ -48,7 +48,10 @@ public final class ControllerContext
      * group's age, a quiesce deadline, the cluster agent's heartbeat). The link thread has its own cap.
      */
     public static final long IDLE_PARK_NS_MAX_DEFAULT = 4_000_000;
-    /** Longest park of the link thread: how late, at worst, a message from the peer (a mirror ack) is seen. */
+    /**
+     * Longest wait of the link thread: it waits on its sockets and is woken by the peer's datagrams and by threads
+     * that queue messages, so this bounds only its timers (heartbeats, the driver's status messages, liveness).
+     */
     public static final String LINK_PARK_NS_MAX_PROP_NAME = "afasim.link.parkNsMax";
     public static final long LINK_PARK_NS_MAX_DEFAULT = 1_000_000;
     public static final String READ_CACHE_BYTES_PROP_NAME = "afasim.volume.readCacheBytes";

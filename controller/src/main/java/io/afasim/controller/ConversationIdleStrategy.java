@@ -5,14 +5,13 @@ import java.util.function.BooleanSupplier;
 import org.agrona.concurrent.IdleStrategy;
 
 /**
- * Backoff (spin, yield, park on a doorbell) except during a conversation with the peer controller, when the
- * thread yields instead of parking. The peer's messages arrive over UDP and ring no doorbell, so a parked link
- * thread would see a mirror page or its acknowledgement only at the end of its park (up to
- * {@code afasim.link.parkNsMax} per hop, four hops per mirrored write); and a volume agent whose WB writes wait
- * for the peer's acknowledgement would pay a futex wake-up on top of the round trip. While {@code conversing}
- * holds, both stay awake: the link thread while a reliable message awaits its acknowledgement or one went either
- * way within the conversation window ({@link io.afasim.mirror.Link#isConversing}), a volume agent while writes
- * wait for the peer. An idle pair (heartbeats only) parks as every other agent does.
+ * Backoff (spin, then park: on a doorbell, or for the link thread on its sockets) except during a conversation with
+ * the peer controller, when the thread yields instead. A woken thread is late: on this 2-core VM a wake-up by a
+ * datagram or a futex costs about 15 µs more than a thread that polls in a yield loop, and a mirrored write has four
+ * hops (volume agent, link, peer link, link back to the volume agent). While {@code conversing} holds, the thread
+ * stays awake: the link thread while the exchange is latency-bound ({@link io.afasim.mirror.Link#isConversing}: few
+ * messages a window), a volume agent while a few WB writes wait for the peer. Anything busier waits to be woken, so
+ * that its yields take no CPU from the threads that feed it; an idle pair (heartbeats only) waits as well.
  *
  * <p>{@code conversing} is called on the agent's own thread, from its idle strategy.
  */

@@ -24,7 +24,7 @@ final class LinkBridge implements PeerLink, LinkHandler
     private final MirrorStore mirrorStore;
     private ThreadLocal<LinkPublisher> publishers;
     private Controller controller;
-    private volatile Doorbell doorbell;
+    private volatile Runnable doorbell;
     private final byte[] text = new byte[LinkPublisher.OWNERSHIP_TEXT_LENGTH_MAX];
     private volatile long mirrorOverflowCount;
 
@@ -56,8 +56,8 @@ final class LinkBridge implements PeerLink, LinkHandler
         return mirrorStore;
     }
 
-    /** Before the link thread starts: rung after every message queued for the peer. */
-    void doorbell(final Doorbell doorbell)
+    /** Before the link thread starts: rung after every message queued for the peer (the link's wake-up). */
+    void doorbell(final Runnable doorbell)
     {
         this.doorbell = doorbell;
     }
@@ -66,10 +66,10 @@ final class LinkBridge implements PeerLink, LinkHandler
     {
         if (result >= 0)
         {
-            final Doorbell bell = doorbell;
+            final Runnable bell = doorbell;
             if (bell != null)
             {
-                bell.ring();
+                bell.run();
             }
             return result;
         }
