@@ -198,13 +198,16 @@ class ControllerSystemTest
     void aOneWayWbVolumeBecomesCleanWithoutFurtherIoAfterABurst() throws Exception
     {
         createVolume("burst", "16M"); // 1wb: the default mode of a new volume
+        final long seed = Seeds.seed("ControllerSystemTest-burst");
         // a few commit groups, the last one left open when the burst ends; then no I/O until the cache is clean
-        writeRandomlyThenReadBack(controller, "burst", 4096, 3000, () -> NbdTestSupport.await("volume burst clean",
-            CLIENT_TIMEOUT_MS, () -> statsValue(controller, "burst", "cacheDirtyBytes") == 0));
+        final long[] tokens = writeRandomly(controller, "burst", 4096, 3000, seed);
+        NbdTestSupport.await("volume burst clean", CLIENT_TIMEOUT_MS,
+            () -> statsValue(controller, "burst", "cacheDirtyBytes") == 0);
+        readBack(controller, "burst", tokens, seed);
     }
 
     @Test
-    void aVolumeOverwrittenFiveTimesItsPoolCleansSegmentsAndKeepsEveryWrite() throws Exception
+    void aVolumeOverwrittenFiveTimesItsPoolCleansSegmentsAndKeepsEveryWriteAcrossAKill() throws Exception
     {
         // drives of the smallest size: the 16 MiB volume's pool holds about 28 segments of 1 MiB, and 36,000 unique
         // 4 KiB writes need five times that, so destage runs out of segments unless the cleaner frees old ones
@@ -213,23 +216,31 @@ class ControllerSystemTest
         {
             final ControllerProcess.AfactlResult created = small.afactl("volume", "create", "churn", "--size", "16M");
             assertEquals(0, created.exitCode(), created.err());
-            writeRandomlyThenReadBack(small, "churn", 4096, 36_000, () -> NbdTestSupport.await("volume churn clean",
-                CLIENT_TIMEOUT_MS, () -> statsValue(small, "churn", "cacheDirtyBytes") == 0));
+            final long seed = Seeds.seed("ControllerSystemTest-churn");
+            final long[] tokens = writeRandomly(small, "churn", 4096, 36_000, seed);
             final long cleaned = statsValue(small, "churn", "cleanedSegments");
             assertTrue(cleaned > 28, "cleaned segments: " + cleaned);
             assertEquals(0, statsValue(small, "churn", "errors"), "volume errors");
+
+            // SIGKILL with destage and cleaning under way: RELOCATE and SEGMENT_FREED records replay with the rest
+            small.kill();
+            small.start();
+            readBack(small, "churn", tokens, seed);
+            NbdTestSupport.await("volume churn clean after the restart", CLIENT_TIMEOUT_MS,
+                () -> statsValue(small, "churn", "cacheDirtyBytes") == 0);
+            readBack(small, "churn", tokens, seed);
         }
     }
 
     /**
-     * Writes {@code writes} blocks of unique content at random LBAs of {@code volume} (32 in flight), runs
-     * {@code between}, then reads every block back: each holds its last write (or zeroes).
+     * Writes {@code writes} blocks of unique content at random LBAs of {@code volume} (32 in flight), each
+     * acknowledged; returns the last write's token per block (0: never written).
      */
-    private static void writeRandomlyThenReadBack(
-        final ControllerProcess target, final String volume, final int blocks, final int writes, final ThrowingRunnable between) throws Exception
+    private static long[] writeRandomly(
+        final ControllerProcess target, final String volume, final int blocks, final int writes, final long seed)
+        throws IOException
     {
         final int window = 32;
-        final long seed = Seeds.seed("ControllerSystemTest-" + volume);
         final Random random = new Random(seed);
         final long[] tokens = new long[blocks];
         final byte[] block = new byte[4096];
@@ -254,13 +265,22 @@ class ControllerSystemTest
             {
                 assertEquals(0, nbd.readSimpleReply(null)[0], "write reply (seed " + seed + ")");
             }
+        }
+        return tokens;
+    }
 
-            between.run();
-            final byte[] read = new byte[4096];
-            final java.nio.ByteBuffer readView = java.nio.ByteBuffer.wrap(read);
-            for (int lba = 0; lba < blocks; lba++)
+    /** Reads every block of {@code volume}: each holds its last acknowledged write ({@link #writeRandomly}). */
+    private static void readBack(final ControllerProcess target, final String volume, final long[] tokens,
+        final long seed) throws IOException
+    {
+        final byte[] read = new byte[4096];
+        final java.nio.ByteBuffer readView = java.nio.ByteBuffer.wrap(read);
+        try (NbdRawSocket nbd = NbdRawSocket.connect(target.nbdPort()))
+        {
+            nbd.go(volume);
+            for (int lba = 0; lba < tokens.length; lba++)
             {
-                nbd.request(0, NbdProtocol.CMD_READ, writes + 1 + lba, (long)lba * read.length, read.length, null);
+                nbd.request(0, NbdProtocol.CMD_READ, lba + 1, (long)lba * read.length, read.length, null);
                 assertEquals(0, nbd.readSimpleReply(read)[0]);
                 if (tokens[lba] != 0)
                 {
@@ -270,11 +290,6 @@ class ControllerSystemTest
                 }
             }
         }
-    }
-
-    private interface ThrowingRunnable
-    {
-        void run() throws Exception;
     }
 
     /** A numeric field of the volume's {@code afactl --json stats} row. */
