@@ -16,6 +16,8 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -206,17 +208,19 @@ class ControllerSystemTest
         readBack(controller, "burst", tokens, seed);
     }
 
-    @Test
-    void aVolumeOverwrittenFiveTimesItsPoolCleansSegmentsAndKeepsEveryWriteAcrossAKill() throws Exception
+    @ParameterizedTest
+    @ValueSource(strings = {"1wb", "wt"})
+    void aVolumeOverwrittenFiveTimesItsPoolCleansSegmentsAndKeepsEveryWriteAcrossAKill(final String mode)
+        throws Exception
     {
         // drives of the smallest size: the 16 MiB volume's pool holds about 28 segments of 1 MiB, and 36,000 unique
         // 4 KiB writes need five times that, so destage runs out of segments unless the cleaner frees old ones
-        try (ControllerProcess small = new ControllerProcess(ControllerProcess.testContext(dir.resolve("small"))
+        try (ControllerProcess small = new ControllerProcess(ControllerProcess.testContext(dir.resolve("small-" + mode))
             .driveSizeBytes(1L << 20).journalSizeBytes(4L << 20)).start())
         {
-            final ControllerProcess.AfactlResult created = small.afactl("volume", "create", "churn", "--size", "16M");
+            final ControllerProcess.AfactlResult created = small.afactl("volume", "create", "churn", "--size", "16M", "--mode", mode);
             assertEquals(0, created.exitCode(), created.err());
-            final long seed = Seeds.seed("ControllerSystemTest-churn");
+            final long seed = Seeds.seed("ControllerSystemTest-churn-" + mode);
             final long[] tokens = writeRandomly(small, "churn", 4096, 36_000, seed);
             final long cleaned = statsValue(small, "churn", "cleanedSegments");
             assertTrue(cleaned > 28, "cleaned segments: " + cleaned);
