@@ -1,9 +1,14 @@
 package io.afasim.harness;
 
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
 
 /**
- * The issue-5 scenarios of a linked pair: forwarding, volume move, peer loss, return to WB, failover. Each is one
+ * The issue-5 scenarios of a linked pair: forwarding, volume move, peer loss, a hung peer, return to WB, failover. Each is one
  * method here, so that its system test is three lines ({@code PairScenariosSystemTest}):
  * <pre>
  *   &#64;Test
@@ -15,7 +20,8 @@ import java.io.IOException;
  *       }
  *   }
  * </pre>
- * One has no test yet because the controller fails it: {@link #peerKillFailsItsVolumesOver} (no takeover of a dead
+ * {@link #peerHungUnderLoad} freezes B (SIGSTOP) for twice the peer timeout and continues it (its test:
+ * {@code HungControllerSystemTest}). One has no test yet because the controller fails it: {@link #peerKillFailsItsVolumesOver} (no takeover of a dead
  * peer's volumes: writes forwarded to it fail with errno 108). What the scenarios use from the controller: admin {@code status} field
  * {@code peerState} (up, suspect, down, alone), {@code volume show} fields {@code owner} and {@code runningMode} (wb,
  * 1wb, wt), the peer's volumes exported over NBD by the non-owner. After each scenario every acknowledged write reads
@@ -26,6 +32,10 @@ public final class PairScenarios
     public static final long VOLUME_BYTES = 8L << 20;
     public static final int QUEUE_DEPTH = 16;
     public static final long ACKS_PER_PHASE = 1_500;
+    /** A hung controller stays frozen for at least this many peer timeouts ({@code afasim.peer.timeoutMs}). */
+    public static final long FREEZE_PEER_TIMEOUTS = 2;
+    /** Bound of the pair's return after a hang: peer up in a new link epoch, volumes back in WB. */
+    public static final long RECOVERY_TIMEOUT_MS = 60_000;
 
     private PairScenarios()
     {
@@ -61,6 +71,101 @@ public final class PairScenarios
             scenario.moveVolume(pair.b(), "va", "A");
             scenario.progress(ACKS_PER_PHASE, load);
         });
+    }
+
+    /**
+     * A hung controller: va (owned by A) written through A and through B (forwarded), vb (owned by B) through B, both
+     * in WB; B is frozen with SIGSTOP for {@link #FREEZE_PEER_TIMEOUTS} times the peer timeout
+     * ({@code afasim.peer.timeoutMs}) or longer, then continued with SIGCONT. While B is frozen, A reports its peer
+     * down, va runs 1-way-WB and keeps acknowledging writes through A; the connections through B only wait (the
+     * process is stopped: no reply, no error). After SIGCONT both report the peer up in a new link epoch, va and vb
+     * run WB again within {@link #RECOVERY_TIMEOUT_MS}, and the paths through B acknowledge writes again. No host
+     * error on any connection; every acknowledged write of both volumes, before, during and after the freeze, reads
+     * back through A and through B. vb is not written through A: a write forwarded to an owner declared down fails
+     * (no takeover yet, see {@link #peerKillFailsItsVolumesOver}).
+     */
+    public static void peerHungUnderLoad(final ControllerPair pair, final long seed) throws IOException
+    {
+        underLoadOnBoth(pair, seed, (scenario, loadA) ->
+        {
+            scenario.createVolume(pair.b(), "vb", VOLUME_BYTES);
+            scenario.awaitRunningMode(pair.a(), "va", "wb");
+            scenario.awaitRunningMode(pair.b(), "vb", "wb");
+            final Ledger ledgerB = new Ledger("vb", VOLUME_BYTES, seed + 1);
+            try (LedgerWriter loadB = scenario.writeThrough(ledgerB, QUEUE_DEPTH, pair.b()))
+            {
+                scenario.progress(ACKS_PER_PHASE, loadA, loadB);
+                freezeAndThaw(scenario, pair.b(), loadA, loadB);
+                scenario.progressThrough(pair.b(), ACKS_PER_PHASE / 3, loadA, loadB);
+                scenario.progress(ACKS_PER_PHASE, loadA, loadB);
+                scenario.stopCleanly(loadB);
+            }
+            scenario.verifyFrom(ledgerB, pair.a(), pair.b());
+        });
+    }
+
+    /**
+     * The hang of {@link #peerHungUnderLoad}: SIGSTOP of {@code hung}, its peer's checks while it is frozen, SIGCONT,
+     * and the pair's return: the peer link up in a new epoch on both, every WB volume in WB again.
+     */
+    private static void freezeAndThaw(
+        final Scenario scenario, final ControllerNode hung, final LedgerWriter... loads)
+    {
+        final ControllerPair pair = scenario.pair();
+        final ControllerNode survivor = pair.peerOf(hung);
+        final String survivorVolume = "v" + survivor.name().toLowerCase(Locale.ROOT);
+        final String hungVolume = "v" + hung.name().toLowerCase(Locale.ROOT);
+        final long freezeMs = FREEZE_PEER_TIMEOUTS * hung.context().peerTimeoutMs();
+        final long survivorEpoch = scenario.linkEpoch(survivor);
+        final long hungEpoch = scenario.linkEpoch(hung);
+        final String survivorAddress = survivor.nbdAddress();
+
+        hung.freeze();
+        final long frozenNs = System.nanoTime();
+        scenario.note(hung.name() + " frozen (SIGSTOP) in link epoch " + survivorEpoch + "/" + hungEpoch +
+            ", for at least " + freezeMs + " ms");
+        scenario.awaitPeerState(survivor, "down");
+        scenario.awaitRunningMode(survivor, survivorVolume, "1wb");
+        scenario.note(survivor.name() + " reports peer down, " + survivorVolume + " runs 1wb");
+        final LedgerWriter[] survivorLoads = loadsThrough(survivorAddress, loads);
+        scenario.progressThrough(survivor, ACKS_PER_PHASE / 3, survivorLoads);
+        Poll.until(hung.name() + " frozen for " + freezeMs + " ms while " + survivor.name() + "'s paths see no host error",
+            freezeMs + Scenario.AWAIT_TIMEOUT_MS, () ->
+            {
+                for (final LedgerWriter load : survivorLoads)
+                {
+                    load.assertNoHostErrors(scenario.diagnostics());
+                }
+                return System.nanoTime() - frozenNs >= TimeUnit.MILLISECONDS.toNanos(freezeMs);
+            }, scenario.diagnostics());
+        for (final LedgerWriter load : loads)
+        {
+            load.assertNoHostErrors(scenario.diagnostics()); // the paths through the frozen node only wait
+        }
+
+        hung.thaw();
+        scenario.note(hung.name() + " continued (SIGCONT) after " +
+            TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - frozenNs) + " ms frozen");
+        final Map<String, String> survivorStatus = scenario.awaitPeerBack(survivor, survivorEpoch, RECOVERY_TIMEOUT_MS);
+        final Map<String, String> hungStatus = scenario.awaitPeerBack(hung, hungEpoch, RECOVERY_TIMEOUT_MS);
+        scenario.awaitRunningMode(survivor, survivorVolume, "wb", RECOVERY_TIMEOUT_MS);
+        scenario.awaitRunningMode(hung, hungVolume, "wb", RECOVERY_TIMEOUT_MS);
+        scenario.note("peer up again in link epoch " + survivorStatus.get("linkEpoch") + "/" +
+            hungStatus.get("linkEpoch") + ", " + survivorVolume + " and " + hungVolume + " back in WB");
+    }
+
+    /** The loads with a connection through {@code address}. */
+    private static LedgerWriter[] loadsThrough(final String address, final LedgerWriter... loads)
+    {
+        final List<LedgerWriter> through = new ArrayList<>();
+        for (final LedgerWriter load : loads)
+        {
+            if (load.connectionsThrough(address) > 0)
+            {
+                through.add(load);
+            }
+        }
+        return through.toArray(new LedgerWriter[0]);
     }
 
     /** What a scenario does while its load runs (after a first phase of acknowledged writes). */

@@ -154,14 +154,22 @@ public final class Scenario
     public Map<String, String> awaitVolume(
         final ControllerNode node, final String volume, final String field, final String value)
     {
+        return awaitVolume(node, volume, field, value, AWAIT_TIMEOUT_MS);
+    }
+
+    /** {@link #awaitVolume(ControllerNode, String, String, String)} within {@code timeoutMs}. */
+    public Map<String, String> awaitVolume(
+        final ControllerNode node, final String volume, final String field, final String value, final long timeoutMs)
+    {
         return awaitRecord("controller " + node.name() + " reports volume " + volume + " " + field + "=" + value,
-            () -> node.volume(volume), field, value);
+            () -> node.volume(volume), field, value, timeoutMs);
     }
 
     /** Waits (bounded) until {@code node}'s status reports {@code field} = {@code value}. Returns the node record. */
     public Map<String, String> awaitStatus(final ControllerNode node, final String field, final String value)
     {
-        return awaitRecord("controller " + node.name() + " status " + field + "=" + value, node::status, field, value);
+        return awaitRecord(
+            "controller " + node.name() + " status " + field + "=" + value, node::status, field, value, AWAIT_TIMEOUT_MS);
     }
 
     /** Waits (bounded) until {@code node} reports its peer in {@code state} (up, suspect, down, alone). */
@@ -174,6 +182,56 @@ public final class Scenario
     public Map<String, String> awaitRunningMode(final ControllerNode node, final String volume, final String mode)
     {
         return awaitVolume(node, volume, "runningMode", mode);
+    }
+
+    /** {@link #awaitRunningMode(ControllerNode, String, String)} within {@code timeoutMs}. */
+    public Map<String, String> awaitRunningMode(
+        final ControllerNode node, final String volume, final String mode, final long timeoutMs)
+    {
+        return awaitVolume(node, volume, "runningMode", mode, timeoutMs);
+    }
+
+    /** The link epoch {@code node}'s status reports now (field {@code linkEpoch}). */
+    public long linkEpoch(final ControllerNode node)
+    {
+        try
+        {
+            return Long.parseLong(node.status().get("linkEpoch"));
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            throw new AssertionError("no link epoch in the status of controller " + node.name() + ": " + ex + "\n" +
+                pair.logTails(), ex);
+        }
+    }
+
+    /**
+     * Waits (bounded by {@code timeoutMs}) until {@code node} reports its peer back in a new link epoch: status
+     * {@code peerState=up}, {@code link=up} and a {@code linkEpoch} other than {@code epochBefore} (the one before
+     * the fault). Returns the node record.
+     */
+    public Map<String, String> awaitPeerBack(final ControllerNode node, final long epochBefore, final long timeoutMs)
+    {
+        final AtomicReference<Map<String, String>> record = new AtomicReference<>();
+        final AtomicReference<String> lastAnswer = new AtomicReference<>("none");
+        Poll.until("controller " + node.name() + " status peerState=up, link=up, linkEpoch other than " + epochBefore,
+            timeoutMs, () ->
+            {
+                try
+                {
+                    final Map<String, String> answer = node.status();
+                    lastAnswer.set(answer.toString());
+                    record.set(answer);
+                    return "up".equals(answer.get("peerState")) && "up".equals(answer.get("link")) &&
+                        !Long.toString(epochBefore).equals(answer.get("linkEpoch"));
+                }
+                catch (final IOException ex)
+                {
+                    lastAnswer.set(ex.toString());
+                    return false;
+                }
+            }, () -> "last answer: " + lastAnswer.get() + "\n" + pair.logTails());
+        return record.get();
     }
 
     /**
@@ -197,6 +255,24 @@ public final class Scenario
         for (int i = 0; i < loads.length; i++)
         {
             loads[i].awaitAcknowledged(targets[i], AWAIT_TIMEOUT_MS, diagnostics());
+        }
+    }
+
+    /**
+     * Waits (bounded) until every load's connections through {@code node} have acknowledged {@code moreAcknowledged}
+     * writes beyond their count now: that controller's host paths make progress, whatever the others do.
+     */
+    public void progressThrough(final ControllerNode node, final long moreAcknowledged, final LedgerWriter... loads)
+    {
+        final String address = node.nbdAddress();
+        final long[] targets = new long[loads.length];
+        for (int i = 0; i < loads.length; i++)
+        {
+            targets[i] = loads[i].acknowledgedThrough(address) + moreAcknowledged;
+        }
+        for (int i = 0; i < loads.length; i++)
+        {
+            loads[i].awaitAcknowledgedThrough(address, targets[i], AWAIT_TIMEOUT_MS, diagnostics());
         }
     }
 
@@ -237,11 +313,11 @@ public final class Scenario
 
     /** Polls an admin record until {@code field} = {@code value}; the last answer (or error) goes in the failure. */
     private Map<String, String> awaitRecord(
-        final String what, final AdminQuery query, final String field, final String value)
+        final String what, final AdminQuery query, final String field, final String value, final long timeoutMs)
     {
         final AtomicReference<Map<String, String>> record = new AtomicReference<>();
         final AtomicReference<String> lastAnswer = new AtomicReference<>("none");
-        Poll.until(what, AWAIT_TIMEOUT_MS, () ->
+        Poll.until(what, timeoutMs, () ->
         {
             try
             {
