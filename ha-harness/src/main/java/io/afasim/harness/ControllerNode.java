@@ -271,9 +271,10 @@ public final class ControllerNode implements AutoCloseable
         {
             return "(controller " + name() + " is frozen: no thread dump)";
         }
+        Path dump = null;
         try
         {
-            final Path dump = Files.createTempFile(log.getParent(), "jstack-" + name() + "-", ".txt");
+            dump = Files.createTempFile(log.getParent(), "jstack-" + name() + "-", ".txt");
             final Process jstack = new ProcessBuilder(
                 Path.of(System.getProperty("java.home"), "bin", "jstack").toString(), Long.toString(process.pid()))
                 .redirectErrorStream(true)
@@ -294,6 +295,26 @@ public final class ControllerNode implements AutoCloseable
         {
             Thread.currentThread().interrupt();
             return "(interrupted while dumping the threads of controller " + name() + ")";
+        }
+        finally
+        {
+            deleteQuietly(dump);
+        }
+    }
+
+    private static void deleteQuietly(final Path file)
+    {
+        if (file == null)
+        {
+            return;
+        }
+        try
+        {
+            Files.deleteIfExists(file);
+        }
+        catch (final IOException ex)
+        {
+            // a leftover temporary file beside the logs is harmless
         }
     }
 

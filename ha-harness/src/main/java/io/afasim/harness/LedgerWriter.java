@@ -177,7 +177,7 @@ public final class LedgerWriter implements AutoCloseable
         return errorReplies() + connectionDrops();
     }
 
-    /** Writes acknowledged on the connections whose URI starts with {@code uriPrefix} (a controller's {@code nbd://H:P/}). */
+    /** Writes acknowledged on the connections whose URI starts with {@code uriPrefix} (a controller's nbd://H:P/). */
     public long acknowledgedThrough(final String uriPrefix)
     {
         long sum = 0;

@@ -2,6 +2,9 @@ package io.afasim.harness;
 
 import io.afasim.controller.NbdClient;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -58,6 +61,45 @@ public final class Scenario
     public Supplier<String> diagnostics()
     {
         return pair::logTails;
+    }
+
+    /**
+     * Writes the evidence of a failure beside the logs, for each node that runs and is not frozen: its threads
+     * ({@code jstack}) to {@code <array>/evidence-X-jstack.txt} and {@code afactl --json stats} and {@code status} to
+     * {@code evidence-X-stats.json} and {@code evidence-X-status.json}. Returns what it wrote, one path a line. Never
+     * throws: a failing scenario must still report its own failure.
+     */
+    public String captureEvidence()
+    {
+        final StringBuilder written = new StringBuilder();
+        for (final ControllerNode node : pair.nodes())
+        {
+            if (!node.isAlive() || node.isFrozen())
+            {
+                continue;
+            }
+            try
+            {
+                final Path dir = pair.arrayDir();
+                written.append(write(dir.resolve("evidence-" + node.name() + "-jstack.txt"), node.threadDump()));
+                written.append(write(dir.resolve("evidence-" + node.name() + "-stats.json"),
+                    node.afactl("--json", "stats").toString()));
+                written.append(write(dir.resolve("evidence-" + node.name() + "-status.json"),
+                    node.afactl("--json", "status").toString()));
+            }
+            catch (final IOException | RuntimeException ex)
+            {
+                written.append("(evidence of controller ").append(node.name()).append(" incomplete: ").append(ex)
+                    .append(")\n");
+            }
+        }
+        return written.toString();
+    }
+
+    private static String write(final Path file, final String text) throws IOException
+    {
+        Files.writeString(file, text, StandardCharsets.UTF_8);
+        return file + "\n";
     }
 
     /** Runs afactl on {@code node} and fails (with its output and the logs) unless it exits 0. */
@@ -168,8 +210,8 @@ public final class Scenario
     /** Waits (bounded) until {@code node}'s status reports {@code field} = {@code value}. Returns the node record. */
     public Map<String, String> awaitStatus(final ControllerNode node, final String field, final String value)
     {
-        return awaitRecord(
-            "controller " + node.name() + " status " + field + "=" + value, node::status, field, value, AWAIT_TIMEOUT_MS);
+        final String what = "controller " + node.name() + " status " + field + "=" + value;
+        return awaitRecord(what, node::status, field, value, AWAIT_TIMEOUT_MS);
     }
 
     /** Waits (bounded) until {@code node} reports its peer in {@code state} (up, suspect, down, alone). */
@@ -214,23 +256,24 @@ public final class Scenario
     {
         final AtomicReference<Map<String, String>> record = new AtomicReference<>();
         final AtomicReference<String> lastAnswer = new AtomicReference<>("none");
-        Poll.until("controller " + node.name() + " status peerState=up, link=up, linkEpoch other than " + epochBefore,
-            timeoutMs, () ->
+        final String what = "controller " + node.name() + " status peerState=up, link=up, linkEpoch other than " +
+            epochBefore;
+        Poll.until(what, timeoutMs, () ->
+        {
+            try
             {
-                try
-                {
-                    final Map<String, String> answer = node.status();
-                    lastAnswer.set(answer.toString());
-                    record.set(answer);
-                    return "up".equals(answer.get("peerState")) && "up".equals(answer.get("link")) &&
-                        !Long.toString(epochBefore).equals(answer.get("linkEpoch"));
-                }
-                catch (final IOException ex)
-                {
-                    lastAnswer.set(ex.toString());
-                    return false;
-                }
-            }, () -> "last answer: " + lastAnswer.get() + "\n" + pair.logTails());
+                final Map<String, String> answer = node.status();
+                lastAnswer.set(answer.toString());
+                record.set(answer);
+                return "up".equals(answer.get("peerState")) && "up".equals(answer.get("link")) &&
+                    !Long.toString(epochBefore).equals(answer.get("linkEpoch"));
+            }
+            catch (final IOException ex)
+            {
+                lastAnswer.set(ex.toString());
+                return false;
+            }
+        }, () -> "last answer: " + lastAnswer.get() + "\n" + pair.logTails());
         return record.get();
     }
 
