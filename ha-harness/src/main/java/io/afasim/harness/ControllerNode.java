@@ -54,6 +54,7 @@ public final class ControllerNode implements AutoCloseable
     private final Path log;
     private Process process;
     private int startCount;
+    private boolean frozen;
 
     /** A node of the given context; its log goes to {@code log} (appended). Nothing starts yet. */
     public ControllerNode(final ControllerContext ctx, final Path log)
@@ -194,7 +195,8 @@ public final class ControllerNode implements AutoCloseable
     public void kill()
     {
         requireLaunched();
-        process.destroyForcibly();
+        process.destroyForcibly(); // a frozen process dies of SIGKILL too
+        frozen = false;
         if (!waitForExit(STOP_TIMEOUT_MS))
         {
             throw new IllegalStateException(
@@ -206,11 +208,169 @@ public final class ControllerNode implements AutoCloseable
     public void stop()
     {
         requireLaunched();
+        if (frozen)
+        {
+            thaw(); // a stopped process does not act on SIGTERM
+        }
         process.destroy();
         if (!waitForExit(STOP_TIMEOUT_MS))
         {
             throw new IllegalStateException("controller " + name() + " did not exit within " + STOP_TIMEOUT_MS +
                 " ms of SIGTERM:\n" + logTail());
+        }
+    }
+
+    /**
+     * A hang: SIGSTOP, then waits (bounded) until the kernel reports the process stopped ({@code /proc/PID/stat}
+     * state T). Every thread stops at once, as in a controller wedged in the kernel or a long GC pause: its sockets
+     * stay open and its peer, its hosts and its admin clients get no answer until {@link #thaw()}. Do not ask a frozen
+     * node anything over admin or NBD from the scenario thread: the call would wait for its read timeout.
+     */
+    public void freeze()
+    {
+        requireLaunched();
+        if (frozen)
+        {
+            throw new IllegalStateException("controller " + name() + " is already frozen");
+        }
+        signal("STOP");
+        frozen = true;
+        awaitProcessState(true);
+    }
+
+    /** The end of a hang: SIGCONT, then waits (bounded) until the process runs again (state no longer T). */
+    public void thaw()
+    {
+        requireLaunched();
+        if (!frozen)
+        {
+            throw new IllegalStateException("controller " + name() + " is not frozen");
+        }
+        signal("CONT");
+        frozen = false;
+        awaitProcessState(false);
+    }
+
+    /** True between {@link #freeze()} and {@link #thaw()}. */
+    public boolean isFrozen()
+    {
+        return frozen;
+    }
+
+    /**
+     * The stacks of every thread ({@code jstack PID}, bounded by {@link #STOP_TIMEOUT_MS}) for a failure's evidence,
+     * or why there are none; a frozen process cannot answer it.
+     */
+    public String threadDump()
+    {
+        if (!isAlive())
+        {
+            return "(controller " + name() + " is not running: no thread dump)";
+        }
+        if (frozen)
+        {
+            return "(controller " + name() + " is frozen: no thread dump)";
+        }
+        Path dump = null;
+        try
+        {
+            dump = Files.createTempFile(log.getParent(), "jstack-" + name() + "-", ".txt");
+            final Process jstack = new ProcessBuilder(
+                Path.of(System.getProperty("java.home"), "bin", "jstack").toString(), Long.toString(process.pid()))
+                .redirectErrorStream(true)
+                .redirectOutput(dump.toFile())
+                .start();
+            if (!jstack.waitFor(STOP_TIMEOUT_MS, TimeUnit.MILLISECONDS))
+            {
+                jstack.destroyForcibly();
+                return "(jstack of controller " + name() + " did not answer within " + STOP_TIMEOUT_MS + " ms)";
+            }
+            return Files.readString(dump, StandardCharsets.UTF_8);
+        }
+        catch (final IOException ex)
+        {
+            return "(no thread dump of controller " + name() + ": " + ex + ")";
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+            return "(interrupted while dumping the threads of controller " + name() + ")";
+        }
+        finally
+        {
+            deleteQuietly(dump);
+        }
+    }
+
+    private static void deleteQuietly(final Path file)
+    {
+        if (file == null)
+        {
+            return;
+        }
+        try
+        {
+            Files.deleteIfExists(file);
+        }
+        catch (final IOException ex)
+        {
+            // a leftover temporary file beside the logs is harmless
+        }
+    }
+
+    private void signal(final String signal)
+    {
+        try
+        {
+            final Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(process.pid()))
+                .redirectErrorStream(true)
+                .start();
+            if (!kill.waitFor(STOP_TIMEOUT_MS, TimeUnit.MILLISECONDS))
+            {
+                kill.destroyForcibly();
+                throw new IllegalStateException("kill -" + signal + " of controller " + name() + " did not return");
+            }
+            final String output = new String(kill.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (kill.exitValue() != 0)
+            {
+                throw new IllegalStateException("kill -" + signal + " " + process.pid() + " (controller " + name() +
+                    ") exited with " + kill.exitValue() + ": " + output.trim());
+            }
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException("cannot send SIG" + signal + " to controller " + name(), ex);
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while sending SIG" + signal + " to controller " + name(), ex);
+        }
+    }
+
+    private void awaitProcessState(final boolean stopped)
+    {
+        final Path stat = Path.of("/proc", Long.toString(process.pid()), "stat");
+        Poll.until("controller " + name() + " (pid " + process.pid() + ") " + (stopped ? "stopped" : "running again"),
+            STOP_TIMEOUT_MS, () -> stopped == isStoppedState(stat), this::logTail);
+    }
+
+    /** State field of {@code /proc/PID/stat}, after the command name in parentheses: T is stopped by a signal. */
+    private static boolean isStoppedState(final Path stat)
+    {
+        try
+        {
+            final String text = Files.readString(stat, StandardCharsets.US_ASCII);
+            final int end = text.lastIndexOf(')');
+            if (end < 0 || end + 2 >= text.length())
+            {
+                throw new IllegalStateException("unexpected " + stat + ": " + text);
+            }
+            return text.charAt(end + 2) == 'T';
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException("cannot read " + stat, ex);
         }
     }
 
@@ -393,6 +553,11 @@ public final class ControllerNode implements AutoCloseable
     {
         if (isAlive())
         {
+            if (frozen)
+            {
+                signal("CONT"); // else SIGTERM stays pending until the SIGKILL after STOP_TIMEOUT_MS
+                frozen = false;
+            }
             process.destroy();
             if (!waitForExit(STOP_TIMEOUT_MS))
             {

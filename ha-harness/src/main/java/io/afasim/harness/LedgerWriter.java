@@ -177,6 +177,17 @@ public final class LedgerWriter implements AutoCloseable
         return errorReplies() + connectionDrops();
     }
 
+    /** Writes acknowledged on the connections whose URI starts with {@code uriPrefix} (a controller's nbd://H:P/). */
+    public long acknowledgedThrough(final String uriPrefix)
+    {
+        long sum = 0;
+        for (final Connection connection : connections)
+        {
+            sum += connection.uri.startsWith(uriPrefix) ? connection.acknowledged.get() : 0;
+        }
+        return sum;
+    }
+
     /** Error replies on the connections whose URI starts with {@code uriPrefix} (a controller's {@code nbd://H:P/}). */
     public long errorRepliesThrough(final String uriPrefix)
     {
@@ -244,6 +255,36 @@ public final class LedgerWriter implements AutoCloseable
         final long moreAcknowledged, final long timeoutMs, final Supplier<String> diagnostics)
     {
         return awaitAcknowledged(acknowledged() + moreAcknowledged, timeoutMs, diagnostics);
+    }
+
+    /**
+     * Waits (bounded) until the connections whose URI starts with {@code uriPrefix} have acknowledged {@code total}
+     * writes: one controller's paths make progress, whatever the others do. Fails at once when those connections
+     * have ended, else at the deadline.
+     */
+    public LedgerWriter awaitAcknowledgedThrough(
+        final String uriPrefix, final long total, final long timeoutMs, final Supplier<String> diagnostics)
+    {
+        if (connectionsThrough(uriPrefix) == 0)
+        {
+            throw new IllegalArgumentException("no connection of the writer to " + ledger.volume() + " goes through " +
+                uriPrefix + ": " + uris());
+        }
+        Poll.until(total + " acknowledged writes to " + ledger.volume() + " through " + uriPrefix, timeoutMs, () ->
+        {
+            requireNoHarnessFailure(diagnostics);
+            if (acknowledgedThrough(uriPrefix) >= total)
+            {
+                return true;
+            }
+            if (connectionDropsThrough(uriPrefix) == connectionsThrough(uriPrefix))
+            {
+                throw new AssertionError("every connection through " + uriPrefix + " dropped before " + total +
+                    " acknowledged writes: " + describe() + "\n" + diagnostics.get());
+            }
+            return false;
+        }, () -> describe() + "\n" + diagnostics.get());
+        return this;
     }
 
     /** Waits (bounded) until every connection has ended by itself (its controller went away). */

@@ -1,10 +1,15 @@
 package io.afasim.harness;
 
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
 
 /**
- * The issue-5 scenarios of a linked pair: forwarding, volume move, peer loss, return to WB, failover. Each is one
- * method here, so that its system test is three lines ({@code PairScenariosSystemTest}):
+ * The issue-5 scenarios of a linked pair: forwarding, volume move, peer loss, a hung peer, return to WB, failover. Each
+ * is one method here, so that its system test is three lines ({@code PairScenariosSystemTest}):
  * <pre>
  *   &#64;Test
  *   void writesThroughTheNonOwnerAreForwarded() throws Exception
@@ -15,17 +20,26 @@ import java.io.IOException;
  *       }
  *   }
  * </pre>
- * One has no test yet because the controller fails it: {@link #peerKillFailsItsVolumesOver} (no takeover of a dead
- * peer's volumes: writes forwarded to it fail with errno 108). What the scenarios use from the controller: admin {@code status} field
- * {@code peerState} (up, suspect, down, alone), {@code volume show} fields {@code owner} and {@code runningMode} (wb,
- * 1wb, wt), the peer's volumes exported over NBD by the non-owner. After each scenario every acknowledged write reads
- * back through both controllers (through the survivor alone while the peer is down).
+ * {@link #peerHungUnderLoad} freezes B (SIGSTOP) for twice the peer timeout and continues it (its test:
+ * {@code HungControllerSystemTest}). Two have no test yet because the controller fails them:
+ * {@link #peerKillFailsItsVolumesOver} (no takeover of a dead peer's volumes: writes forwarded to it fail with errno
+ * 108) and {@link #peerLongHangUnderLoad} (after a freeze of 10 s or more the link never comes back). What the
+ * scenarios use from the controller: admin {@code status} fields {@code peerState} (up, suspect, down, alone),
+ * {@code link} and {@code linkEpoch}, {@code volume show} fields {@code owner} and {@code runningMode} (wb, 1wb, wt),
+ * the peer's volumes exported over NBD by the non-owner. After each scenario every acknowledged write reads back
+ * through both controllers (through the survivor alone while the peer is down).
  */
 public final class PairScenarios
 {
     public static final long VOLUME_BYTES = 8L << 20;
     public static final int QUEUE_DEPTH = 16;
     public static final long ACKS_PER_PHASE = 1_500;
+    /** A hung controller stays frozen for at least this many peer timeouts ({@code afasim.peer.timeoutMs}). */
+    public static final long FREEZE_PEER_TIMEOUTS = 2;
+    /** A hang past the link's Aeron client timeout (10 s) ({@link #peerLongHangUnderLoad}). */
+    public static final long LONG_FREEZE_PEER_TIMEOUTS = 12;
+    /** Bound of the pair's return after a hang: peer up in a new link epoch, volumes back in WB. */
+    public static final long RECOVERY_TIMEOUT_MS = 60_000;
 
     private PairScenarios()
     {
@@ -61,6 +75,135 @@ public final class PairScenarios
             scenario.moveVolume(pair.b(), "va", "A");
             scenario.progress(ACKS_PER_PHASE, load);
         });
+    }
+
+    /**
+     * A hung controller: va (owned by A) written through A and through B (forwarded), vb (owned by B) through B, both
+     * in WB; B is frozen with SIGSTOP for {@link #FREEZE_PEER_TIMEOUTS} times the peer timeout
+     * ({@code afasim.peer.timeoutMs}) or longer, then continued with SIGCONT. While B is frozen, A reports its peer
+     * down, va runs 1-way-WB and keeps acknowledging writes through A; the connections through B only wait (the
+     * process is stopped: no reply, no error). After SIGCONT both report the peer up in a new link epoch, va and vb
+     * run WB again within {@link #RECOVERY_TIMEOUT_MS}, and the paths through B acknowledge writes again. No host
+     * error on any connection; every acknowledged write of both volumes, before, during and after the freeze, reads
+     * back through A and through B. vb is not written through A: a write forwarded to an owner declared down fails
+     * (no takeover yet, see {@link #peerKillFailsItsVolumesOver}).
+     */
+    public static void peerHungUnderLoad(final ControllerPair pair, final long seed) throws IOException
+    {
+        peerHungUnderLoad(pair, seed, FREEZE_PEER_TIMEOUTS);
+    }
+
+    /**
+     * {@link #peerHungUnderLoad(ControllerPair, long)} with B frozen for {@link #LONG_FREEZE_PEER_TIMEOUTS} peer
+     * timeouts (12 s by default): longer than the link's embedded Aeron client tolerates between two duty cycles
+     * (10 s), shorter than the host's NBD socket timeout (30 s). The controller fails it: the Aeron client of B's link
+     * terminates itself when B continues ({@code ConductorServiceTimeoutException}) and the link never comes back,
+     * so both volumes stay in 1-way-WB; no test yet.
+     */
+    public static void peerLongHangUnderLoad(final ControllerPair pair, final long seed) throws IOException
+    {
+        peerHungUnderLoad(pair, seed, LONG_FREEZE_PEER_TIMEOUTS);
+    }
+
+    /** {@link #peerHungUnderLoad(ControllerPair, long)} with B frozen for {@code freezePeerTimeouts} peer timeouts. */
+    public static void peerHungUnderLoad(final ControllerPair pair, final long seed, final long freezePeerTimeouts)
+        throws IOException
+    {
+        if (freezePeerTimeouts < 2)
+        {
+            throw new IllegalArgumentException("a hang must outlast the peer timeout: freezePeerTimeouts=" +
+                freezePeerTimeouts + " must be >= 2");
+        }
+        underLoadOnBoth(pair, seed, (scenario, loadA) ->
+        {
+            scenario.createVolume(pair.b(), "vb", VOLUME_BYTES);
+            scenario.awaitRunningMode(pair.a(), "va", "wb");
+            scenario.awaitRunningMode(pair.b(), "vb", "wb");
+            final Ledger ledgerB = new Ledger("vb", VOLUME_BYTES, seed + 1);
+            try (LedgerWriter loadB = scenario.writeThrough(ledgerB, QUEUE_DEPTH, pair.b()))
+            {
+                scenario.progress(ACKS_PER_PHASE, loadA, loadB);
+                freezeAndThaw(scenario, pair.b(), freezePeerTimeouts, loadA, loadB);
+                scenario.progressThrough(pair.b(), ACKS_PER_PHASE / 3, loadA, loadB);
+                scenario.progress(ACKS_PER_PHASE, loadA, loadB);
+                scenario.stopCleanly(loadB);
+            }
+            scenario.verifyFrom(ledgerB, pair.a(), pair.b());
+        });
+    }
+
+    /**
+     * The hang of {@link #peerHungUnderLoad}: SIGSTOP of {@code hung}, its peer's checks while it is frozen, SIGCONT,
+     * and the pair's return: the peer link up in a new epoch on both, every WB volume in WB again.
+     */
+    private static void freezeAndThaw(
+        final Scenario scenario, final ControllerNode hung, final long freezePeerTimeouts, final LedgerWriter... loads)
+    {
+        final ControllerPair pair = scenario.pair();
+        final ControllerNode survivor = pair.peerOf(hung);
+        final String survivorVolume = "v" + survivor.name().toLowerCase(Locale.ROOT);
+        final String hungVolume = "v" + hung.name().toLowerCase(Locale.ROOT);
+        final long freezeMs = freezePeerTimeouts * hung.context().peerTimeoutMs();
+        final long survivorEpoch = scenario.linkEpoch(survivor);
+        final long hungEpoch = scenario.linkEpoch(hung);
+        final String survivorAddress = survivor.nbdAddress();
+
+        hung.freeze();
+        final long frozenNs = System.nanoTime();
+        scenario.note(hung.name() + " frozen (SIGSTOP) in link epoch " + survivorEpoch + "/" + hungEpoch +
+            ", for at least " + freezeMs + " ms");
+        scenario.awaitPeerState(survivor, "down");
+        scenario.awaitRunningMode(survivor, survivorVolume, "1wb");
+        scenario.note(survivor.name() + " reports peer down, " + survivorVolume + " runs 1wb");
+        final LedgerWriter[] survivorLoads = loadsThrough(survivorAddress, loads);
+        scenario.progressThrough(survivor, ACKS_PER_PHASE / 3, survivorLoads);
+        final String what = hung.name() + " frozen for " + freezeMs + " ms, no host error through " + survivor.name();
+        Poll.until(what, freezeMs + Scenario.AWAIT_TIMEOUT_MS, () ->
+        {
+            for (final LedgerWriter load : survivorLoads)
+            {
+                load.assertNoHostErrors(scenario.diagnostics());
+            }
+            return System.nanoTime() - frozenNs >= TimeUnit.MILLISECONDS.toNanos(freezeMs);
+        }, scenario.diagnostics());
+        for (final LedgerWriter load : loads)
+        {
+            load.assertNoHostErrors(scenario.diagnostics()); // the paths through the frozen node only wait
+        }
+
+        hung.thaw();
+        scenario.note(hung.name() + " continued (SIGCONT) after " +
+            TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - frozenNs) + " ms frozen");
+        final Map<String, String> survivorStatus;
+        final Map<String, String> hungStatus;
+        try
+        {
+            survivorStatus = scenario.awaitPeerBack(survivor, survivorEpoch, RECOVERY_TIMEOUT_MS);
+            hungStatus = scenario.awaitPeerBack(hung, hungEpoch, RECOVERY_TIMEOUT_MS);
+            scenario.awaitRunningMode(survivor, survivorVolume, "wb", RECOVERY_TIMEOUT_MS);
+            scenario.awaitRunningMode(hung, hungVolume, "wb", RECOVERY_TIMEOUT_MS);
+        }
+        catch (final AssertionError ex)
+        {
+            throw new AssertionError("the pair did not come back after the hang; evidence:\n" +
+                scenario.captureEvidence() + ex.getMessage(), ex);
+        }
+        scenario.note("peer up again in link epoch " + survivorStatus.get("linkEpoch") + "/" +
+            hungStatus.get("linkEpoch") + ", " + survivorVolume + " and " + hungVolume + " back in WB");
+    }
+
+    /** The loads with a connection through {@code address}. */
+    private static LedgerWriter[] loadsThrough(final String address, final LedgerWriter... loads)
+    {
+        final List<LedgerWriter> through = new ArrayList<>();
+        for (final LedgerWriter load : loads)
+        {
+            if (load.connectionsThrough(address) > 0)
+            {
+                through.add(load);
+            }
+        }
+        return through.toArray(new LedgerWriter[0]);
     }
 
     /** What a scenario does while its load runs (after a first phase of acknowledged writes). */

@@ -2,6 +2,9 @@ package io.afasim.harness;
 
 import io.afasim.controller.NbdClient;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -58,6 +61,45 @@ public final class Scenario
     public Supplier<String> diagnostics()
     {
         return pair::logTails;
+    }
+
+    /**
+     * Writes the evidence of a failure beside the logs, for each node that runs and is not frozen: its threads
+     * ({@code jstack}) to {@code <array>/evidence-X-jstack.txt} and {@code afactl --json stats} and {@code status} to
+     * {@code evidence-X-stats.json} and {@code evidence-X-status.json}. Returns what it wrote, one path a line. Never
+     * throws: a failing scenario must still report its own failure.
+     */
+    public String captureEvidence()
+    {
+        final StringBuilder written = new StringBuilder();
+        for (final ControllerNode node : pair.nodes())
+        {
+            if (!node.isAlive() || node.isFrozen())
+            {
+                continue;
+            }
+            try
+            {
+                final Path dir = pair.arrayDir();
+                written.append(write(dir.resolve("evidence-" + node.name() + "-jstack.txt"), node.threadDump()));
+                written.append(write(dir.resolve("evidence-" + node.name() + "-stats.json"),
+                    node.afactl("--json", "stats").toString()));
+                written.append(write(dir.resolve("evidence-" + node.name() + "-status.json"),
+                    node.afactl("--json", "status").toString()));
+            }
+            catch (final IOException | RuntimeException ex)
+            {
+                written.append("(evidence of controller ").append(node.name()).append(" incomplete: ").append(ex)
+                    .append(")\n");
+            }
+        }
+        return written.toString();
+    }
+
+    private static String write(final Path file, final String text) throws IOException
+    {
+        Files.writeString(file, text, StandardCharsets.UTF_8);
+        return file + "\n";
     }
 
     /** Runs afactl on {@code node} and fails (with its output and the logs) unless it exits 0. */
@@ -154,14 +196,22 @@ public final class Scenario
     public Map<String, String> awaitVolume(
         final ControllerNode node, final String volume, final String field, final String value)
     {
+        return awaitVolume(node, volume, field, value, AWAIT_TIMEOUT_MS);
+    }
+
+    /** {@link #awaitVolume(ControllerNode, String, String, String)} within {@code timeoutMs}. */
+    public Map<String, String> awaitVolume(
+        final ControllerNode node, final String volume, final String field, final String value, final long timeoutMs)
+    {
         return awaitRecord("controller " + node.name() + " reports volume " + volume + " " + field + "=" + value,
-            () -> node.volume(volume), field, value);
+            () -> node.volume(volume), field, value, timeoutMs);
     }
 
     /** Waits (bounded) until {@code node}'s status reports {@code field} = {@code value}. Returns the node record. */
     public Map<String, String> awaitStatus(final ControllerNode node, final String field, final String value)
     {
-        return awaitRecord("controller " + node.name() + " status " + field + "=" + value, node::status, field, value);
+        final String what = "controller " + node.name() + " status " + field + "=" + value;
+        return awaitRecord(what, node::status, field, value, AWAIT_TIMEOUT_MS);
     }
 
     /** Waits (bounded) until {@code node} reports its peer in {@code state} (up, suspect, down, alone). */
@@ -174,6 +224,57 @@ public final class Scenario
     public Map<String, String> awaitRunningMode(final ControllerNode node, final String volume, final String mode)
     {
         return awaitVolume(node, volume, "runningMode", mode);
+    }
+
+    /** {@link #awaitRunningMode(ControllerNode, String, String)} within {@code timeoutMs}. */
+    public Map<String, String> awaitRunningMode(
+        final ControllerNode node, final String volume, final String mode, final long timeoutMs)
+    {
+        return awaitVolume(node, volume, "runningMode", mode, timeoutMs);
+    }
+
+    /** The link epoch {@code node}'s status reports now (field {@code linkEpoch}). */
+    public long linkEpoch(final ControllerNode node)
+    {
+        try
+        {
+            return Long.parseLong(node.status().get("linkEpoch"));
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            throw new AssertionError("no link epoch in the status of controller " + node.name() + ": " + ex + "\n" +
+                pair.logTails(), ex);
+        }
+    }
+
+    /**
+     * Waits (bounded by {@code timeoutMs}) until {@code node} reports its peer back in a new link epoch: status
+     * {@code peerState=up}, {@code link=up} and a {@code linkEpoch} other than {@code epochBefore} (the one before
+     * the fault). Returns the node record.
+     */
+    public Map<String, String> awaitPeerBack(final ControllerNode node, final long epochBefore, final long timeoutMs)
+    {
+        final AtomicReference<Map<String, String>> record = new AtomicReference<>();
+        final AtomicReference<String> lastAnswer = new AtomicReference<>("none");
+        final String what = "controller " + node.name() + " status peerState=up, link=up, linkEpoch other than " +
+            epochBefore;
+        Poll.until(what, timeoutMs, () ->
+        {
+            try
+            {
+                final Map<String, String> answer = node.status();
+                lastAnswer.set(answer.toString());
+                record.set(answer);
+                return "up".equals(answer.get("peerState")) && "up".equals(answer.get("link")) &&
+                    !Long.toString(epochBefore).equals(answer.get("linkEpoch"));
+            }
+            catch (final IOException ex)
+            {
+                lastAnswer.set(ex.toString());
+                return false;
+            }
+        }, () -> "last answer: " + lastAnswer.get() + "\n" + pair.logTails());
+        return record.get();
     }
 
     /**
@@ -197,6 +298,24 @@ public final class Scenario
         for (int i = 0; i < loads.length; i++)
         {
             loads[i].awaitAcknowledged(targets[i], AWAIT_TIMEOUT_MS, diagnostics());
+        }
+    }
+
+    /**
+     * Waits (bounded) until every load's connections through {@code node} have acknowledged {@code moreAcknowledged}
+     * writes beyond their count now: that controller's host paths make progress, whatever the others do.
+     */
+    public void progressThrough(final ControllerNode node, final long moreAcknowledged, final LedgerWriter... loads)
+    {
+        final String address = node.nbdAddress();
+        final long[] targets = new long[loads.length];
+        for (int i = 0; i < loads.length; i++)
+        {
+            targets[i] = loads[i].acknowledgedThrough(address) + moreAcknowledged;
+        }
+        for (int i = 0; i < loads.length; i++)
+        {
+            loads[i].awaitAcknowledgedThrough(address, targets[i], AWAIT_TIMEOUT_MS, diagnostics());
         }
     }
 
@@ -237,11 +356,11 @@ public final class Scenario
 
     /** Polls an admin record until {@code field} = {@code value}; the last answer (or error) goes in the failure. */
     private Map<String, String> awaitRecord(
-        final String what, final AdminQuery query, final String field, final String value)
+        final String what, final AdminQuery query, final String field, final String value, final long timeoutMs)
     {
         final AtomicReference<Map<String, String>> record = new AtomicReference<>();
         final AtomicReference<String> lastAnswer = new AtomicReference<>("none");
-        Poll.until(what, AWAIT_TIMEOUT_MS, () ->
+        Poll.until(what, timeoutMs, () ->
         {
             try
             {
