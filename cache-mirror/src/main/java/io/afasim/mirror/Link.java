@@ -2,6 +2,7 @@ package io.afasim.mirror;
 
 import java.nio.ByteOrder;
 import java.util.Objects;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 
@@ -168,11 +169,11 @@ public final class Link implements AutoCloseable
     private final LinkContext ctx;
     private final LinkHandler handler;
     private final int peerNodeId;
-    private final MediaDriver driver;
-    private final Aeron aeron;
-    private final AgentInvoker driverInvoker;
+    private MediaDriver driver;
+    private Aeron aeron;
+    private AgentInvoker driverInvoker;
     private final LinkWakeup wakeup;
-    private final AgentInvoker conductorInvoker;
+    private AgentInvoker conductorInvoker;
     private final ControlledFragmentAssembler assembler;
     private final ControlledMessageHandler outboundHandler = this::onOutbound;
     private final TicketWindow window;
@@ -226,6 +227,12 @@ public final class Link implements AutoCloseable
             new LinkAdapter(this, handler), LinkPublisher.MESSAGE_LENGTH_MAX, false);
 
         this.wakeup = new LinkWakeup();
+        launchMedia();
+    }
+
+    /** The embedded media driver (INVOKER mode, its directory deleted first) and the client connected to it. */
+    private void launchMedia()
+    {
         final MediaDriver.Context driverContext = wakeup.applyTo(new MediaDriver.Context())
             .aeronDirectoryName(ctx.aeronDirectoryName())
             .threadingMode(ThreadingMode.INVOKER)
@@ -238,30 +245,58 @@ public final class Link implements AutoCloseable
             .initialWindowLength(ctx.receiverWindow())
             .socketRcvbufLength(ctx.receiverWindow())
             .socketSndbufLength(ctx.receiverWindow())
+            .clientLivenessTimeoutNs(ctx.clientLivenessTimeoutNs())
             .imageLivenessTimeoutNs(ctx.imageLivenessTimeoutNs())
             .publicationConnectionTimeoutNs(ctx.publicationConnectionTimeoutNs())
             .timerIntervalNs(ctx.timerIntervalNs())
             .statusMessageTimeoutNs(ctx.statusMessageTimeoutNs())
             .errorHandler(this::onError);
-        this.driver = MediaDriver.launch(driverContext);
-        Aeron connected = null;
+        final MediaDriver launched = MediaDriver.launch(driverContext);
         try
         {
-            connected = Aeron.connect(new Aeron.Context()
-                .aeronDirectoryName(driver.aeronDirectoryName())
-                .driverAgentInvoker(driver.sharedAgentInvoker())
+            aeron = Aeron.connect(new Aeron.Context()
+                .aeronDirectoryName(launched.aeronDirectoryName())
+                .driverAgentInvoker(launched.sharedAgentInvoker())
                 .useConductorAgentInvoker(true)
                 .errorHandler(this::onError)
                 .subscriberErrorHandler(this::onError));
         }
         catch (final RuntimeException ex)
         {
-            CloseHelper.quietClose(driver);
+            CloseHelper.quietClose(launched);
             throw ex;
         }
-        this.aeron = connected;
-        this.driverInvoker = driver.sharedAgentInvoker();
-        this.conductorInvoker = aeron.conductorAgentInvoker();
+        driver = launched;
+        driverInvoker = launched.sharedAgentInvoker();
+        conductorInvoker = aeron.conductorAgentInvoker();
+    }
+
+    /**
+     * The client closed itself (its conductor was not run for {@link LinkContext#clientLivenessTimeoutNs()}: the
+     * process was stopped or starved, e.g. SIGSTOP or a VM pause): it cannot add a publication again, so the link
+     * would stay down for good. Closes channels, client and driver, launches both again and starts a new epoch
+     * (the handler hears of the loss if the link was up). A failed launch is retried after a heartbeat interval.
+     */
+    private void relaunchMedia()
+    {
+        CloseHelper.quietCloseAll(publication, subscription, aeron, driver);
+        wakeup.releaseClosedSockets(); // else the old sockets keep their ports until the next wait
+        publication = null;
+        subscription = null;
+        increment(LinkStats.MEDIA_RELAUNCHES);
+        try
+        {
+            launchMedia();
+        }
+        catch (final RuntimeException ex)
+        {
+            retryNotBeforeNs = nowNs + ctx.heartbeatIntervalNs();
+            onError(ex);
+            return;
+        }
+        System.err.println("[afasim-link node=" + ctx.nodeId() + "] the Aeron client had closed itself (not run for " +
+            TimeUnit.NANOSECONDS.toMillis(ctx.clientLivenessTimeoutNs()) + " ms or more): driver and client relaunched");
+        tryStartEpoch(LinkDownReason.MEDIA_CLOSED);
     }
 
     // ------------------------------------------------------------------------------------------------------
@@ -424,6 +459,14 @@ public final class Link implements AutoCloseable
         }
         this.nowNs = nowNs;
         offeredInThisCycle = false;
+        if (aeron.isClosed() || conductorInvoker.isClosed() || driverInvoker.isClosed())
+        {
+            if (retryNotBeforeNs - nowNs <= 0)
+            {
+                relaunchMedia();
+            }
+            return 1;
+        }
         int workCount = driverInvoker.invoke() + conductorInvoker.invoke();
         if (state == LinkState.DOWN)
         {

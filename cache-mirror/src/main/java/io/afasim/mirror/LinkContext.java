@@ -121,6 +121,13 @@ public final class LinkContext
     /** Media driver liveness, tuned on this machine (STACK.md): dead peer noticed in about 0.5 s, not 5-12 s. */
     public static final String IMAGE_LIVENESS_TIMEOUT_PROP_NAME = "afasim.link.image.liveness.timeout";
     public static final long IMAGE_LIVENESS_TIMEOUT_NS_DEFAULT = TimeUnit.MILLISECONDS.toNanos(500);
+    /**
+     * How long the embedded Aeron client may go without its conductor being run before it closes itself (Aeron's
+     * client liveness timeout, 10 s by default). A process stopped that long (SIGSTOP, a VM pause) finds its client
+     * closed; the link then relaunches driver and client in a new epoch.
+     */
+    public static final String CLIENT_LIVENESS_TIMEOUT_PROP_NAME = "afasim.link.client.liveness.timeout";
+    public static final long CLIENT_LIVENESS_TIMEOUT_NS_DEFAULT = TimeUnit.SECONDS.toNanos(10);
     public static final String PUBLICATION_CONNECTION_TIMEOUT_PROP_NAME = "afasim.link.publication.connection.timeout";
     public static final long PUBLICATION_CONNECTION_TIMEOUT_NS_DEFAULT = TimeUnit.MILLISECONDS.toNanos(500);
     public static final String TIMER_INTERVAL_PROP_NAME = "afasim.link.timer.interval";
@@ -158,6 +165,8 @@ public final class LinkContext
     private int pollFragmentsMax = Integer.getInteger(POLL_FRAGMENTS_MAX_PROP_NAME, POLL_FRAGMENTS_MAX_DEFAULT);
     private long imageLivenessTimeoutNs =
         nanos(IMAGE_LIVENESS_TIMEOUT_PROP_NAME, IMAGE_LIVENESS_TIMEOUT_NS_DEFAULT);
+    private long clientLivenessTimeoutNs =
+        nanos(CLIENT_LIVENESS_TIMEOUT_PROP_NAME, CLIENT_LIVENESS_TIMEOUT_NS_DEFAULT);
     private long publicationConnectionTimeoutNs =
         nanos(PUBLICATION_CONNECTION_TIMEOUT_PROP_NAME, PUBLICATION_CONNECTION_TIMEOUT_NS_DEFAULT);
     private long timerIntervalNs = nanos(TIMER_INTERVAL_PROP_NAME, TIMER_INTERVAL_NS_DEFAULT);
@@ -282,6 +291,8 @@ public final class LinkContext
         requireRange("drainMessagesMax", drainMessagesMax, 1, 1 << 16);
         requireRange("pollFragmentsMax", pollFragmentsMax, 1, 1 << 16);
         requireRange("imageLivenessTimeoutNs", imageLivenessTimeoutNs, TimeUnit.MILLISECONDS.toNanos(10),
+            TimeUnit.MINUTES.toNanos(10));
+        requireRange("clientLivenessTimeoutNs", clientLivenessTimeoutNs, TimeUnit.SECONDS.toNanos(1),
             TimeUnit.MINUTES.toNanos(10));
         requireRange("publicationConnectionTimeoutNs", publicationConnectionTimeoutNs,
             TimeUnit.MILLISECONDS.toNanos(10), TimeUnit.MINUTES.toNanos(10));
@@ -592,6 +603,17 @@ public final class LinkContext
     public LinkContext imageLivenessTimeoutNs(final long imageLivenessTimeoutNs)
     {
         this.imageLivenessTimeoutNs = imageLivenessTimeoutNs;
+        return this;
+    }
+
+    public long clientLivenessTimeoutNs()
+    {
+        return clientLivenessTimeoutNs;
+    }
+
+    public LinkContext clientLivenessTimeoutNs(final long clientLivenessTimeoutNs)
+    {
+        this.clientLivenessTimeoutNs = clientLivenessTimeoutNs;
         return this;
     }
 

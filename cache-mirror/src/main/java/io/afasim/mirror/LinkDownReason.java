@@ -25,6 +25,11 @@ public enum LinkDownReason
     TICKET_SPACE_EXHAUSTED,
     /** The handler threw on a message from the peer: the epoch ends (the message with it) instead of looping. */
     HANDLER_ERROR,
+    /**
+     * The embedded Aeron client closed itself (its conductor was not run for the client liveness timeout: the
+     * process was stopped or starved); driver and client are relaunched and a new epoch starts.
+     */
+    MEDIA_CLOSED,
     /** {@link Link#close()}. */
     CLOSED
 }

@@ -30,7 +30,8 @@ public final class LinkStats
     static final int LINK_DOWN_REFUSALS = 14;
     static final int TOO_LONG_REFUSALS = 15;
     static final int ERRORS = 16;
-    static final int COUNTER_COUNT = 17;
+    static final int MEDIA_RELAUNCHES = 17;
+    static final int COUNTER_COUNT = 18;
 
     /** Template ids are below this (schema afasim-link.xml). */
     static final int TEMPLATE_ID_LIMIT = 32;
@@ -160,6 +161,12 @@ public final class LinkStats
     public long tooLongRefusals()
     {
         return counters[TOO_LONG_REFUSALS];
+    }
+
+    /** Times the embedded media driver and client were relaunched because the client had closed itself. */
+    public long mediaRelaunches()
+    {
+        return counters[MEDIA_RELAUNCHES];
     }
 
     /** Errors reported by Aeron (driver or client) and unexpected exceptions, each also logged. */

@@ -113,6 +113,23 @@ public final class LinkWakeup implements Runnable, AutoCloseable
         return ready > 0;
     }
 
+    /**
+     * Link thread: really closes the sockets the driver closed. A channel registered with a selector keeps its file
+     * descriptor (and its port) until the selector's next select deregisters it; a relaunched driver binding the
+     * same endpoint at once would otherwise get "Address already in use".
+     */
+    void releaseClosedSockets()
+    {
+        try
+        {
+            selector.selectNow(IGNORE_KEY);
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException("link wake-up: select failed", ex);
+        }
+    }
+
     /** Link thread: how many parks a link socket ended (or found ready). */
     public long wakeupsBySocket()
     {

@@ -548,6 +548,25 @@ class LinkTest
     }
 
     @Test
+    void aLinkWhoseThreadStoodStillPastTheClientLivenessTimeoutRelaunchesAndComesBack()
+    {
+        pair = new LinkPair(dir, ctx -> ctx.clientLivenessTimeoutNs(TimeUnit.SECONDS.toNanos(1))
+            .peerTimeoutNs(TimeUnit.MILLISECONDS.toNanos(500)));
+        pair.driveUntilUp();
+        final long firstEpochA = pair.a.epoch();
+
+        // A's thread does not run for 2.5 s (a stopped or starved process): its Aeron client closes itself on the
+        // next duty cycle (service interval exceeded). Only B is driven meanwhile.
+        final long hangEndNs = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(2_500);
+        LinkTestSupport.driveUntil("A's hang is over", 10_000, () -> System.nanoTime() - hangEndNs > 0, pair.b);
+
+        pair.driveUntil("both up again after A relaunched its media driver and client", () ->
+            pair.a.isUp() && pair.b.isUp() && pair.a.stats().mediaRelaunches() >= 1 && pair.a.epoch() > firstEpochA);
+        final long fresh = pair.a.newPublisher().mirrorInvalidate(1, 1);
+        pair.driveUntil("the link carries messages again", () -> pair.a.isAcked(fresh));
+    }
+
+    @Test
     void aOneWayLossEndsOnlyTheDeafSidesEpochAndBothComeBack()
     {
         pair = new LinkPair(dir, ctx -> ctx.peerTimeoutNs(TimeUnit.MILLISECONDS.toNanos(500)));

@@ -20,10 +20,11 @@ import java.util.concurrent.TimeUnit;
  *       }
  *   }
  * </pre>
- * {@link #peerHungUnderLoad} freezes B (SIGSTOP) for twice the peer timeout and continues it (its test:
- * {@code HungControllerSystemTest}). Two have no test yet because the controller fails them:
+ * {@link #peerHungUnderLoad} freezes B (SIGSTOP) for twice the peer timeout and continues it, and
+ * {@link #peerLongHangUnderLoad} for longer than the link's Aeron client tolerates (their tests:
+ * {@code HungControllerSystemTest}). One has no test yet because the controller fails it:
  * {@link #peerKillFailsItsVolumesOver} (no takeover of a dead peer's volumes: writes forwarded to it fail with errno
- * 108) and {@link #peerLongHangUnderLoad} (after a freeze of 10 s or more the link never comes back). What the
+ * 108). What the
  * scenarios use from the controller: admin {@code status} fields {@code peerState} (up, suspect, down, alone),
  * {@code link} and {@code linkEpoch}, {@code volume show} fields {@code owner} and {@code runningMode} (wb, 1wb, wt),
  * the peer's volumes exported over NBD by the non-owner. After each scenario every acknowledged write reads back
@@ -96,9 +97,9 @@ public final class PairScenarios
     /**
      * {@link #peerHungUnderLoad(ControllerPair, long)} with B frozen for {@link #LONG_FREEZE_PEER_TIMEOUTS} peer
      * timeouts (12 s by default): longer than the link's embedded Aeron client tolerates between two duty cycles
-     * (10 s), shorter than the host's NBD socket timeout (30 s). The controller fails it: the Aeron client of B's link
-     * terminates itself when B continues ({@code ConductorServiceTimeoutException}) and the link never comes back,
-     * so both volumes stay in 1-way-WB; no test yet.
+     * (10 s), shorter than the host's NBD socket timeout (30 s). When B continues, the Aeron client of its link
+     * terminates itself ({@code ConductorServiceTimeoutException}); the link relaunches its media driver and client
+     * in a new epoch (before it did not, and both volumes stayed in 1-way-WB until a restart).
      */
     public static void peerLongHangUnderLoad(final ControllerPair pair, final long seed) throws IOException
     {
