@@ -365,6 +365,7 @@ final class AdminServer implements AutoCloseable
                 "staleDiscarded", Long.toString(link.staleMessages()),
                 "malformed", Long.toString(link.malformedMessages()),
                 "linkDowns", Long.toString(link.linkDowns()),
+                "mediaRelaunches", Long.toString(link.mediaRelaunches()),
                 "mirrorPagesHeld", Long.toString(bridge.mirrorStore().pageCount()),
                 "mirrorRefused", Long.toString(bridge.mirrorOverflowCount()),
                 "forwardedOut", Long.toString(controller.forwarder().forwardedCount()),
