@@ -376,7 +376,7 @@ public final class Controller implements AutoCloseable
                 return new SleepingIdleStrategy(ctx.idleParkNsMax());
             default:
                 return doorbell == null ? new BackoffIdleStrategy(10, 10, 1_000, ctx.idleParkNsMax()) :
-                    new DoorbellIdleStrategy(doorbell, Integer.getInteger("x.sp", 10), Integer.getInteger("x.yi", 10), Long.getLong("x.mp", 1_000), ctx.idleParkNsMax());
+                    new DoorbellIdleStrategy(doorbell, 10, 10, 1_000, ctx.idleParkNsMax());
         }
     }
 
