@@ -123,6 +123,8 @@ final class VolumeAgent implements Agent
     /** The redo batch holding the RELOCATE records of the segments cleaned and not yet released (or null). */
     private RedoBatch cleanedIn;
     private long cleanedSegmentCount;
+    /** A WT write waits for segments ({@link #hasSpaceFor}): clean now, whatever the low-water mark. */
+    private boolean spaceWanted;
     /** No victim was found: the next look is not before this time. */
     private long cleanNotBeforeNs = Long.MIN_VALUE / 2;
     /** {@link #cleanedIn} is durable: its victims are released when the redo batch has room. */
@@ -459,9 +461,9 @@ final class VolumeAgent implements Agent
     /** WT: applied to the dedup engine now, acknowledged when its redo batch is durable. */
     private void mutateWriteThrough(final HostRequest request)
     {
-        if (!hasRedoRoom(request.lengthBytes()))
+        if (!hasRedoRoom(request.lengthBytes()) || !hasSpaceFor(request))
         {
-            retry.add(request, nowNs);
+            retry.add(request, nowNs); // re-driven in order when the batch or the cleaner made room
             return;
         }
         volumeLayer.enter();
@@ -824,10 +826,11 @@ final class VolumeAgent implements Agent
         }
         if (cleanedIn != null || releaseWanted || volume.cleanedSegmentCount() > 0 || fenced ||
             journal.isStopped() || nowNs - cleanNotBeforeNs < 0 || (reportedDestageStatus != IoStatus.NO_SPACE &&
-            volume.segmentLog().freeSegmentsForHost() > CLEAN_FREE_SEGMENTS_LOW))
+            !spaceWanted && volume.segmentLog().freeSegmentsForHost() > CLEAN_FREE_SEGMENTS_LOW))
         {
             return 0;
         }
+        spaceWanted = false;
         final long redoPerSegment =
             (long)volume.segmentLog().layout().dataBlocksPerSegment() * CLEAN_REDO_BYTES_PER_BLOCK_MAX + 256;
         final int victims = (int)Math.min(CLEAN_SEGMENTS_PER_STEP, redo.batch().remainingBytes() / redoPerSegment);
@@ -918,6 +921,26 @@ final class VolumeAgent implements Agent
     {
         volumeLayer.exit(nowNs, clock.nanoTime());
         request.complete(errno);
+    }
+
+    /**
+     * A WT write waits (in {@link #retry}, never failed) while its blocks do not fit in the segments left for host
+     * writes and the cleaner may still free some: applied now it would fail part-way with ENOSPC. When the last look
+     * found nothing to clean (every sealed segment live), it goes ahead and the host gets ENOSPC: the pool is full.
+     */
+    private boolean hasSpaceFor(final HostRequest request)
+    {
+        if (request.command() != HostRequest.WRITE)
+        {
+            return true;
+        }
+        final long blocks = (request.lengthBytes() + BLOCK_SIZE_BYTES - 1) / BLOCK_SIZE_BYTES + 1; // + 1: unaligned
+        if (volume.segmentLog().hostBlocksAvailable() >= blocks)
+        {
+            return true;
+        }
+        spaceWanted = true;
+        return nowNs - cleanNotBeforeNs < 0 && cleanedIn == null && !releaseWanted;
     }
 
     private boolean hasRedoRoom(final long lengthBytes)
@@ -1069,7 +1092,7 @@ final class VolumeAgent implements Agent
     private int redriveRetries()
     {
         int work = 0;
-        while (!retry.isEmpty() && hasRedoRoom(retry.peek().lengthBytes()))
+        while (!retry.isEmpty() && hasRedoRoom(retry.peek().lengthBytes()) && hasSpaceFor(retry.peek()))
         {
             final HostRequest request = retry.peek();
             retry.remove();

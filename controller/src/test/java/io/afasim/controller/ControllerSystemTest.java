@@ -215,8 +215,7 @@ class ControllerSystemTest
     {
         // drives of the smallest size: the 16 MiB volume's pool holds about 28 segments of 1 MiB, and 36,000 unique
         // 4 KiB writes need five times that, so destage runs out of segments unless the cleaner frees old ones
-        try (ControllerProcess small = new ControllerProcess(ControllerProcess.testContext(dir.resolve("small-" + mode))
-            .driveSizeBytes(1L << 20).journalSizeBytes(4L << 20)).start())
+        try (ControllerProcess small = startSmallPoolController("small-" + mode))
         {
             final ControllerProcess.AfactlResult created = small.afactl("volume", "create", "churn", "--size", "16M", "--mode", mode);
             assertEquals(0, created.exitCode(), created.err());
@@ -234,6 +233,54 @@ class ControllerSystemTest
                 () -> statsValue(small, "churn", "cacheDirtyBytes") == 0);
             readBack(small, "churn", tokens, seed);
         }
+    }
+
+    @Test
+    void aWtWriteOfTheWholeVolumeWaitsForCleaningInsteadOfFailingWithEnospc() throws Exception
+    {
+        // one 16 MiB WT request needs 16 of the pool's ~28 segments: from the second pass on, most of the pool holds
+        // the previous passes, and the write must wait for the cleaner (never fail part-way with ENOSPC)
+        try (ControllerProcess small = startSmallPoolController("small-whole"))
+        {
+            final ControllerProcess.AfactlResult created =
+                small.afactl("volume", "create", "whole", "--size", "16M", "--mode", "wt");
+            assertEquals(0, created.exitCode(), created.err());
+            final int length = 16 << 20;
+            final byte[] data = new byte[length];
+            final java.nio.ByteBuffer view = java.nio.ByteBuffer.wrap(data);
+            final int passes = 8;
+            try (NbdRawSocket nbd = NbdRawSocket.connect(small.nbdPort()))
+            {
+                nbd.go("whole");
+                for (int pass = 1; pass <= passes; pass++)
+                {
+                    for (int lba = 0; lba < length / 4096; lba++)
+                    {
+                        view.putLong(lba * 4096, lba).putLong(lba * 4096 + 8, pass);
+                    }
+                    nbd.request(0, NbdProtocol.CMD_WRITE, pass, 0, length, data);
+                    assertEquals(0, nbd.readSimpleReply(null)[0], "pass " + pass + " of the whole volume");
+                }
+                final byte[] block = new byte[4096];
+                final java.nio.ByteBuffer blockView = java.nio.ByteBuffer.wrap(block);
+                for (int lba = 0; lba < length / 4096; lba++)
+                {
+                    nbd.request(0, NbdProtocol.CMD_READ, passes + 1 + lba, (long)lba * 4096, 4096, null);
+                    assertEquals(0, nbd.readSimpleReply(block)[0]);
+                    assertEquals(lba, blockView.getLong(0), "lba " + lba);
+                    assertEquals(passes, blockView.getLong(8), "lba " + lba);
+                }
+            }
+            assertTrue(statsValue(small, "whole", "cleanedSegments") > 0, "the cleaner ran");
+            assertEquals(0, statsValue(small, "whole", "errors"), "volume errors");
+        }
+    }
+
+    /** A controller whose pools are as small as a volume allows (1 MiB drives grown to fit): cleaning comes early. */
+    private static ControllerProcess startSmallPoolController(final String name) throws Exception
+    {
+        return new ControllerProcess(ControllerProcess.testContext(dir.resolve(name))
+            .driveSizeBytes(1L << 20).journalSizeBytes(4L << 20)).start();
     }
 
     /**

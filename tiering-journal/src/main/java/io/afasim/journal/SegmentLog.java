@@ -751,6 +751,15 @@ public final class SegmentLog
     }
 
     /**
+     * Blocks host writes may still append before {@link IoStatus#NO_SPACE}: what the open segment has left plus the
+     * {@link #freeSegmentsForHost() free segments} (owner thread).
+     */
+    public long hostBlocksAvailable()
+    {
+        return (open == null ? 0 : dataBlocks - open.written) + (long)freeSegmentsForHost() * dataBlocks;
+    }
+
+    /**
      * Free segments of this log's disk group that host writes may still take: the allocator's free count less
      * the cleaner's reserve (the reserve is for relocations only). At 0 an append needing a new segment gets
      * {@link IoStatus#NO_SPACE} until the cleaner frees some.
