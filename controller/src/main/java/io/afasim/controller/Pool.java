@@ -11,6 +11,7 @@ import java.util.UUID;
 import io.afasim.dedup.DedupContext;
 import io.afasim.dedup.DedupStore;
 import io.afasim.journal.ShelfConfig;
+import io.afasim.journal.SegmentWriter;
 import org.agrona.CloseHelper;
 import org.agrona.ErrorHandler;
 import org.agrona.concurrent.AgentRunner;
@@ -93,12 +94,29 @@ final class Pool implements AutoCloseable
         return new ShelfConfig(ctx.driveCount(), perDrive, ctx.segmentSizeBytes(), ctx.journalSizeBytes());
     }
 
+    /** Set to false to have volume agents write full segment staging buffers themselves (the A/B of the change). */
+    static final String WRITE_BEHIND_PROP_NAME = "afasim.segment.writeBehind";
+
+    /**
+     * The pool's storage engine settings: full segment staging buffers are written behind by the process's
+     * {@link SegmentWriter} thread, so a volume agent keeps serving host requests during the 256 KiB O_DIRECT writes.
+     */
+    private static DedupContext dedupContext()
+    {
+        final DedupContext ctx = new DedupContext();
+        if (Boolean.parseBoolean(System.getProperty(WRITE_BEHIND_PROP_NAME, "true")))
+        {
+            ctx.segmentLogContext().writer(SegmentWriter.shared());
+        }
+        return ctx;
+    }
+
     /** Formats a new disk group in {@code directory} and creates the volume in it (committed). */
     static Pool format(
         final Path directory, final UUID arrayId, final ShelfConfig geometry, final int volumeId, final long blockCount,
         final VolumeAgentSource volumes, final ErrorHandler errorHandler)
     {
-        final DedupStore store = DedupStore.format(directory, arrayId, geometry, new DedupContext());
+        final DedupStore store = DedupStore.format(directory, arrayId, geometry, dedupContext());
         try
         {
             store.createVolume(volumeId, blockCount);
@@ -120,7 +138,7 @@ final class Pool implements AutoCloseable
     static Pool open(final Path directory, final int volumeId, final VolumeAgentSource volumes,
         final ErrorHandler errorHandler)
     {
-        final DedupStore store = DedupStore.open(directory, new DedupContext());
+        final DedupStore store = DedupStore.open(directory, dedupContext());
         if (store.volume(volumeId) == null)
         {
             store.close();

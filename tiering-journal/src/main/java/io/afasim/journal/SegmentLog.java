@@ -23,7 +23,10 @@ import org.agrona.concurrent.UnsafeBuffer;
  * {@link #append} copies the block into an aligned staging buffer of {@link SegmentLogContext#stagingBlocks()}
  * blocks, records its crc32c in the in-memory summary image and returns its PBA at once. The staging buffer is
  * written with one pwrite when it is full, when the segment fills (seal) or on {@link #sync()}; only
- * {@link #sync()} calls fdatasync. Reads of staged blocks are served from memory; every read is checked against
+ * {@link #sync()} calls fdatasync. With a {@link SegmentWriter} ({@link SegmentLogContext#writer}) the pwrite of a
+ * full buffer runs on the writer's thread while the next of {@value #WRITE_BEHIND_SLOTS} buffers fills (reads of
+ * its blocks are served from it meanwhile); {@link #sync()} waits for those writes before it fdatasyncs, and a
+ * failed one fails the log as a failed pwrite does. Reads of staged blocks are served from memory; every read is checked against
  * the crc32c recorded at append time, so corrupted data is never returned as good.
  *
  * <h2>Segment summary (last {@code summaryBlocksPerSegment} blocks of every data segment)</h2>
@@ -122,6 +125,9 @@ public final class SegmentLog
     private static final int SEGMENT_OPEN = 0;
     private static final int SEGMENT_SEALED = 1;
 
+    /** Staging buffers of a log with a {@link SegmentWriter}: one filling, up to three written behind. */
+    static final int WRITE_BEHIND_SLOTS = 4;
+
     private final Shelf shelf;
     private final ShelfLayout layout;
     private final ExtentAllocator allocator;
@@ -133,8 +139,12 @@ public final class SegmentLog
     private final int summaryBlocks;
     private final int summaryLengthBytes;
     private final int stagingBlocks;
-    private final ByteBuffer stagingByteBuffer;
-    private final UnsafeBuffer staging;
+    /** With a {@link SegmentWriter}: the staging buffers, one filling ({@link #current}), the others written behind. */
+    private final SegmentWriter writer;
+    private final SegmentWriter.Slot[] slots;
+    private int current;
+    private ByteBuffer stagingByteBuffer;
+    private UnsafeBuffer staging;
     private final ByteBuffer summaryByteBuffer;
     private final UnsafeBuffer summary;
     private final ByteBuffer readByteBuffer;
@@ -203,8 +213,14 @@ public final class SegmentLog
                 summaryBlocks + " blocks");
         }
         this.stagingBlocks = Math.min(ctx.stagingBlocks(), dataBlocks);
-        this.stagingByteBuffer = Drive.allocateAligned(stagingBlocks * BLOCK);
-        this.staging = new UnsafeBuffer(stagingByteBuffer);
+        this.writer = ctx.writer();
+        this.slots = new SegmentWriter.Slot[writer == null ? 1 : WRITE_BEHIND_SLOTS];
+        for (int i = 0; i < slots.length; i++)
+        {
+            slots[i] = new SegmentWriter.Slot(stagingBlocks * BLOCK);
+        }
+        this.stagingByteBuffer = slots[0].buffer;
+        this.staging = slots[0].view;
         this.summaryByteBuffer = Drive.allocateAligned(summaryLengthBytes);
         this.summary = new UnsafeBuffer(summaryByteBuffer);
         this.readByteBuffer = Drive.allocateAligned(BLOCK);
@@ -507,10 +523,16 @@ public final class SegmentLog
         }
         final UnsafeBuffer source;
         final int sourceOffset;
+        final SegmentWriter.Slot behind;
         if (segment == open && blockIndex >= stagingFirstBlock)
         {
             source = staging;
             sourceOffset = (blockIndex - stagingFirstBlock) * BLOCK;
+        }
+        else if ((behind = writtenBehind(segmentId, blockIndex)) != null)
+        {
+            source = behind.view; // its write may still be in flight: the buffer is not reused before it is done
+            sourceOffset = (blockIndex - behind.firstBlock) * BLOCK;
         }
         else
         {
@@ -548,6 +570,10 @@ public final class SegmentLog
         if (open != null)
         {
             int status = flushStaging();
+            if (status == IoStatus.OK)
+            {
+                status = awaitWrittenBehind();
+            }
             if (status == IoStatus.OK && open.summaryWritten != open.written)
             {
                 status = writeSummary(open);
@@ -557,6 +583,11 @@ public final class SegmentLog
                 writeErrorCount++;
                 return failSync();
             }
+        }
+        if (awaitWrittenBehind() != IoStatus.OK) // a sealed segment's last blocks may still be on their way
+        {
+            writeErrorCount++;
+            return failSync();
         }
         for (int drive = 0; drive < shelf.driveCount(); drive++)
         {
@@ -577,6 +608,13 @@ public final class SegmentLog
             segment.durableEntriesCrc = segment.lastSummaryEntriesCrc;
         }
         unsynced.clear();
+        for (int i = 0; i < slots.length; i++)
+        {
+            if (i != current)
+            {
+                slots[i].segmentId = -1; // durable on the drive: reads go there (and are checked there) from now
+            }
+        }
         syncCount++;
         return IoStatus.OK;
     }
@@ -975,16 +1013,66 @@ public final class SegmentLog
             return IoStatus.OK;
         }
         final int driveIndex = layout.segmentDrive(open.id);
-        final int status = shelf.drive(driveIndex).write(
-            layout.offsetOf(layout.pba(open.id, stagingFirstBlock)), stagingByteBuffer, 0, stagedCount * BLOCK);
-        if (status != IoStatus.OK)
+        final long offsetBytes = layout.offsetOf(layout.pba(open.id, stagingFirstBlock));
+        int status = IoStatus.OK;
+        if (writer == null)
         {
-            return status;
+            status = shelf.drive(driveIndex).write(offsetBytes, stagingByteBuffer, 0, stagedCount * BLOCK);
+            if (status != IoStatus.OK)
+            {
+                return status;
+            }
+        }
+        else
+        {
+            final SegmentWriter.Slot slot = slots[current];
+            slot.drive = shelf.drive(driveIndex);
+            slot.offsetBytes = offsetBytes;
+            slot.lengthBytes = stagedCount * BLOCK;
+            slot.segmentId = open.id;
+            slot.firstBlock = stagingFirstBlock;
+            slot.blockCount = stagedCount;
+            writer.submit(slot);
+            // the next buffer fills while this one is written; it is free once its earlier write is done
+            current = (current + 1) % slots.length;
+            final SegmentWriter.Slot next = slots[current];
+            status = next.await();
+            next.segmentId = -1;
+            stagingByteBuffer = next.buffer;
+            staging = next.view;
         }
         dirtyDrives |= 1L << driveIndex;
         stagingFirstBlock += stagedCount;
         stagedCount = 0;
-        return IoStatus.OK;
+        return status; // a failed earlier write fails the log now; sync() drops what was not durable
+    }
+
+    /** The staging buffer written behind that still holds this block (reads are served from it), or null. */
+    private SegmentWriter.Slot writtenBehind(final int segmentId, final int blockIndex)
+    {
+        for (int i = 0; i < slots.length; i++)
+        {
+            if (i != current && slots[i].holds(segmentId, blockIndex))
+            {
+                return slots[i];
+            }
+        }
+        return null;
+    }
+
+    /** Waits until every staging buffer written behind is on its drive; the first failure, or OK. */
+    private int awaitWrittenBehind()
+    {
+        int result = IoStatus.OK;
+        for (int i = 0; i < slots.length; i++)
+        {
+            final int status = slots[i].await();
+            if (status != IoStatus.OK && result == IoStatus.OK)
+            {
+                result = status;
+            }
+        }
+        return result;
     }
 
     /**
@@ -1062,6 +1150,12 @@ public final class SegmentLog
     /** Drops every block appended since the last successful sync and reports the failure. */
     private int failSync()
     {
+        awaitWrittenBehind(); // no buffer is reused, and no dropped block read back, while its write runs
+        for (final SegmentWriter.Slot slot : slots)
+        {
+            slot.segmentId = -1;
+            slot.status = IoStatus.OK;
+        }
         for (int i = 0; i < unsynced.size(); i++)
         {
             final Segment segment = segments.get(unsynced.getInt(i));

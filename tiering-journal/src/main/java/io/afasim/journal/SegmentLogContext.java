@@ -36,6 +36,7 @@ public final class SegmentLogContext
     private int cleanerReserveSegments =
         Integer.getInteger(CLEANER_RESERVE_SEGMENTS_PROP_NAME, CLEANER_RESERVE_SEGMENTS_DEFAULT);
     private LongSupplier clock = System::currentTimeMillis;
+    private SegmentWriter writer;
     private boolean concluded;
 
     /**
@@ -67,6 +68,18 @@ public final class SegmentLogContext
     public boolean releaseFreesSegment()
     {
         return releaseFreesSegment;
+    }
+
+    /** Full staging buffers are written behind by this writer's thread; null (the default): by the owner thread. */
+    public SegmentWriter writer()
+    {
+        return writer;
+    }
+
+    public SegmentLogContext writer(final SegmentWriter writer)
+    {
+        this.writer = writer;
+        return this;
     }
 
     public SegmentLogContext releaseFreesSegment(final boolean releaseFreesSegment)
