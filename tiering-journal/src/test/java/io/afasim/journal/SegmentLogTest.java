@@ -374,16 +374,26 @@ class SegmentLogTest
         assertReads(log, again, 2);
     }
 
-    @Test
-    void failedStagingFlushFailsAppendsUntilSyncReportsIt()
+    /**
+     * In a log staging 4 blocks: lba 1 made durable, lbas 2-4 staged behind it, and the drive's next write armed to
+     * fail (the flush the next append triggers); returns lba 1's PBA.
+     */
+    long durableThenThreeStagedWithTheNextWriteFailing(final SegmentLog log)
     {
-        final SegmentLog log = format(SMALL_SEGMENTS, 4);
         final long durable = append(log, 1, 1);
         assertEquals(IoStatus.OK, log.sync());
         assertTrue(append(log, 2, 2) > 0);
         assertTrue(append(log, 3, 3) > 0);
         assertTrue(append(log, 4, 4) > 0);
         shelf.drive(shelf.layout().driveOf(durable)).faults().failNextWrites(1);
+        return durable;
+    }
+
+    @Test
+    void failedStagingFlushFailsAppendsUntilSyncReportsIt()
+    {
+        final SegmentLog log = format(SMALL_SEGMENTS, 4);
+        final long durable = durableThenThreeStagedWithTheNextWriteFailing(log);
         assertEquals(IoStatus.MEDIA_ERROR, append(log, 5, 5), "the fourth staged block triggers the flush");
         assertEquals(IoStatus.MEDIA_ERROR, append(log, 6, 6), "failed until sync");
         assertEquals(IoStatus.MEDIA_ERROR, log.sync());

@@ -24,12 +24,7 @@ class SegmentLogWriteBehindTest extends SegmentLogTest
     void failedStagingFlushFailsAppendsUntilSyncReportsIt()
     {
         final SegmentLog log = format(SMALL_SEGMENTS, 4);
-        final long durable = append(log, 1, 1);
-        assertEquals(IoStatus.OK, log.sync());
-        assertTrue(append(log, 2, 2) > 0);
-        assertTrue(append(log, 3, 3) > 0);
-        assertTrue(append(log, 4, 4) > 0);
-        shelf.drive(shelf.layout().driveOf(durable)).faults().failNextWrites(1);
+        final long durable = durableThenThreeStagedWithTheNextWriteFailing(log);
         final long fifth = append(log, 5, 5);
         assertTrue(fifth > 0, "the fourth staged block hands its buffer to the writer and returns at once");
         assertReads(log, fifth, 5); // from the buffer, while (or after) its write fails
