@@ -279,6 +279,16 @@ public final class Link implements AutoCloseable
      */
     private void relaunchMedia()
     {
+        if (state == LinkState.UP)
+        {
+            // the loss first, whatever the relaunch does: WB writes waiting for the peer must not wait for it
+            previousReceivedSequence = receivedSequence;
+            increment(LinkStats.LINK_DOWNS);
+            handler.onPeerDown(epoch, LinkDownReason.MEDIA_CLOSED);
+            advanceGeneration();
+        }
+        state = LinkState.DOWN;
+        pendingLoss = null;
         CloseHelper.quietCloseAll(publication, subscription, aeron, driver);
         wakeup.releaseClosedSockets(); // else the old sockets keep their ports until the next wait
         publication = null;
@@ -296,7 +306,7 @@ public final class Link implements AutoCloseable
         }
         System.err.println("[afasim-link node=" + ctx.nodeId() + "] the Aeron client had closed itself (not run for " +
             TimeUnit.NANOSECONDS.toMillis(ctx.clientLivenessTimeoutNs()) + " ms or more): driver and client relaunched");
-        tryStartEpoch(LinkDownReason.MEDIA_CLOSED);
+        tryStartEpoch(null);
     }
 
     // ------------------------------------------------------------------------------------------------------
@@ -461,10 +471,11 @@ public final class Link implements AutoCloseable
         offeredInThisCycle = false;
         if (aeron.isClosed() || conductorInvoker.isClosed() || driverInvoker.isClosed())
         {
-            if (retryNotBeforeNs - nowNs <= 0)
+            if (retryNotBeforeNs - nowNs > 0)
             {
-                relaunchMedia();
+                return 0; // a relaunch failed: the next try waits (the idle strategy parks meanwhile)
             }
+            relaunchMedia();
             return 1;
         }
         int workCount = driverInvoker.invoke() + conductorInvoker.invoke();

@@ -28,6 +28,7 @@ public final class ControllerContext
     public static final int SEGMENT_SIZE_DEFAULT = 4 << 20;
     public static final String JOURNAL_SIZE_PROP_NAME = "afasim.shelf.journalSizeBytes";
     public static final long JOURNAL_SIZE_DEFAULT = 64L << 20;
+    private static final int BLOCK_BYTES = 4096;
     public static final String REDO_BATCH_BYTES_PROP_NAME = "afasim.volume.redoBatchBytes";
     public static final int REDO_BATCH_BYTES_DEFAULT = 4 << 20;
     public static final String NVME_DIR_PROP_NAME = "afasim.nvme.dir";
@@ -164,6 +165,12 @@ public final class ControllerContext
         if (redoBatchBytes < 64 << 10)
         {
             throw new IllegalArgumentException(REDO_BATCH_BYTES_PROP_NAME + "=" + redoBatchBytes + " must be >= 65536");
+        }
+        if (redoBatchBytes < (long)segmentSizeBytes / BLOCK_BYTES * VolumeAgent.CLEAN_REDO_BYTES_PER_BLOCK_MAX * 2)
+        {
+            throw new IllegalArgumentException(REDO_BATCH_BYTES_PROP_NAME + "=" + redoBatchBytes + " cannot hold the " +
+                "cleaning of one " + segmentSizeBytes + "-byte segment twice over (" +
+                (long)segmentSizeBytes / BLOCK_BYTES * VolumeAgent.CLEAN_REDO_BYTES_PER_BLOCK_MAX * 2 + " bytes)");
         }
         if (nvmeSizeBytes < (1 << 20) || nvmeSizeBytes > (2L << 30) - 4096 || nvmeSizeBytes % 4096 != 0)
         {

@@ -38,7 +38,7 @@ final class ForwardTarget
         this.link = link;
         for (int i = 0; i < REQUESTS_MAX; i++)
         {
-            final HostRequest request = new HostRequest(completed::offer, BLOCK_STATUS_EXTENTS_MAX);
+            final HostRequest request = new HostRequest(this::onCompleted, BLOCK_STATUS_EXTENTS_MAX);
             request.slotIndex = i;
             free[freeCount++] = request;
         }
@@ -83,6 +83,13 @@ final class ForwardTarget
     private static boolean hasData(final int command)
     {
         return command == HostRequest.READ || command == HostRequest.WRITE;
+    }
+
+    /** Any thread (a volume agent): the reply goes out on the link thread's next duty cycle, which this starts. */
+    private void onCompleted(final HostRequest request)
+    {
+        completed.offer(request); // never full: one slot per request
+        link.wakeLinkThread();
     }
 
     /** Link thread, every duty cycle: replies for the requests that completed. */

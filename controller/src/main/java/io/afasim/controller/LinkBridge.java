@@ -62,15 +62,21 @@ final class LinkBridge implements PeerLink, LinkHandler
         this.doorbell = doorbell;
     }
 
+    @Override
+    public void wakeLinkThread()
+    {
+        final Runnable bell = doorbell;
+        if (bell != null)
+        {
+            bell.run();
+        }
+    }
+
     private long status(final long result)
     {
         if (result >= 0)
         {
-            final Runnable bell = doorbell;
-            if (bell != null)
-            {
-                bell.run();
-            }
+            wakeLinkThread();
             return result;
         }
         return result == LinkPublisher.QUEUE_FULL ? QUEUE_FULL : LINK_DOWN;

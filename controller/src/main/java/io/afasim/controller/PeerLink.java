@@ -106,6 +106,11 @@ interface PeerLink
 
     boolean isUp();
 
+    /** Any thread: wakes the link thread (it has replies to send for requests the peer forwarded here). */
+    default void wakeLinkThread()
+    {
+    }
+
     /**
      * When the peer was last heard from on the link ({@link System#nanoTime()} scale); {@link Long#MAX_VALUE}
      * when this link cannot tell. A link that says up but has heard nothing for longer than the peer timeout

@@ -125,6 +125,8 @@ final class VolumeAgent implements Agent
     private long cleanedSegmentCount;
     /** A WT write waits for segments ({@link #hasSpaceFor}): clean now, whatever the low-water mark. */
     private boolean spaceWanted;
+    /** {@link #redriveRetries} is processing the head of {@link #retry}: it may pass the requests behind it. */
+    private boolean redriving;
     /** No victim was found: the next look is not before this time. */
     private long cleanNotBeforeNs = Long.MIN_VALUE / 2;
     /** {@link #cleanedIn} is durable: its victims are released when the redo batch has room. */
@@ -461,7 +463,7 @@ final class VolumeAgent implements Agent
     /** WT: applied to the dedup engine now, acknowledged when its redo batch is durable. */
     private void mutateWriteThrough(final HostRequest request)
     {
-        if (!hasRedoRoom(request.lengthBytes()) || !hasSpaceFor(request))
+        if ((!redriving && !retry.isEmpty()) || !hasRedoRoom(request.lengthBytes()) || !hasSpaceFor(request))
         {
             retry.add(request, nowNs); // re-driven in order when the batch or the cleaner made room
             return;
@@ -818,6 +820,10 @@ final class VolumeAgent implements Agent
      */
     private int clean()
     {
+        if (moveHeld || fenced)
+        {
+            return 0; // the pool is being handed to the peer (or must not be written): victims are cleaned again there
+        }
         if (releaseWanted && hasRedoRoom((long)CLEAN_SEGMENTS_PER_STEP * BLOCK_SIZE_BYTES))
         {
             releaseWanted = false;
@@ -862,9 +868,8 @@ final class VolumeAgent implements Agent
         final int released = volume.releaseCleaned();
         if (released < 0)
         {
-            errorCount++;
-            System.err.println("[afasim] volume " + state.name() + ": releasing cleaned segments failed with " +
-                IoStatus.name(released));
+            // part of the victims may be released already: the engine's state cannot be trusted to go on
+            fence("releasing cleaned segments failed: " + IoStatus.name(released));
             return;
         }
         cleanedSegmentCount += released;
@@ -1096,7 +1101,15 @@ final class VolumeAgent implements Agent
         {
             final HostRequest request = retry.peek();
             retry.remove();
-            process(request);
+            redriving = true;
+            try
+            {
+                process(request);
+            }
+            finally
+            {
+                redriving = false;
+            }
             work++;
         }
         return work;

@@ -711,6 +711,10 @@ public final class DedupStore implements AutoCloseable
     @Override
     public void close()
     {
+        for (final DedupVolume volume : volumes.values())
+        {
+            volume.segmentLog().awaitWritesBehind(); // no write behind may reach a closed (or reused) descriptor
+        }
         shelf.close();
     }
 

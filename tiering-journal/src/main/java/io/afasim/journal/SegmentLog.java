@@ -569,10 +569,11 @@ public final class SegmentLog
         }
         if (open != null)
         {
-            int status = flushStaging();
+            // the writes behind first, then the partial buffer on this thread: it would only wait for the writer
+            int status = awaitWrittenBehind();
             if (status == IoStatus.OK)
             {
-                status = awaitWrittenBehind();
+                status = flushStaging(false);
             }
             if (status == IoStatus.OK && open.summaryWritten != open.written)
             {
@@ -1008,6 +1009,12 @@ public final class SegmentLog
 
     private int flushStaging()
     {
+        return flushStaging(writer != null);
+    }
+
+    /** Writes the staged blocks: {@code behind}, on the writer's thread (the next buffer fills meanwhile). */
+    private int flushStaging(final boolean behind)
+    {
         if (stagedCount == 0)
         {
             return IoStatus.OK;
@@ -1015,7 +1022,7 @@ public final class SegmentLog
         final int driveIndex = layout.segmentDrive(open.id);
         final long offsetBytes = layout.offsetOf(layout.pba(open.id, stagingFirstBlock));
         int status = IoStatus.OK;
-        if (writer == null)
+        if (!behind)
         {
             status = shelf.drive(driveIndex).write(offsetBytes, stagingByteBuffer, 0, stagedCount * BLOCK);
             if (status != IoStatus.OK)
@@ -1058,6 +1065,15 @@ public final class SegmentLog
             }
         }
         return null;
+    }
+
+    /**
+     * Waits until every staging buffer written behind is on its drive (before the shelf's drives are closed).
+     * Owner thread, or any thread once the owner has stopped.
+     */
+    public void awaitWritesBehind()
+    {
+        awaitWrittenBehind();
     }
 
     /** Waits until every staging buffer written behind is on its drive; the first failure, or OK. */
