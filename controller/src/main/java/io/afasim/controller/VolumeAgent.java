@@ -127,6 +127,8 @@ final class VolumeAgent implements Agent
     private boolean spaceWanted;
     /** {@link #redriveRetries} is processing the head of {@link #retry}: it may pass the requests behind it. */
     private boolean redriving;
+    /** The status of the last failed cleaning step, reported when it changes (OK: the last step succeeded). */
+    private int reportedCleanStatus;
     /** No victim was found: the next look is not before this time. */
     private long cleanNotBeforeNs = Long.MIN_VALUE / 2;
     /** {@link #cleanedIn} is durable: its victims are released when the redo batch has room. */
@@ -849,8 +851,16 @@ final class VolumeAgent implements Agent
         if (moved < 0)
         {
             errorCount++;
-            System.err.println("[afasim] volume " + state.name() + ": segment cleaning failed with " +
-                IoStatus.name(moved) + " after " + volume.cleanedSegmentCount() + " victims");
+            if (moved != reportedCleanStatus) // once per status: a failure with no victim cleaned recurs every 10 ms
+            {
+                reportedCleanStatus = moved;
+                System.err.println("[afasim] volume " + state.name() + ": segment cleaning failed with " +
+                    IoStatus.name(moved) + " after " + volume.cleanedSegmentCount() + " victims");
+            }
+        }
+        else
+        {
+            reportedCleanStatus = IoStatus.OK;
         }
         if (volume.cleanedSegmentCount() == 0)
         {
