@@ -2,6 +2,7 @@ package io.afasim.journal;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 
 import org.agrona.BufferUtil;
@@ -29,10 +30,11 @@ public final class Drive implements AutoCloseable
     private final boolean directIo;
     private final DriveFaults faults = new DriveFaults();
     private int fd;
-    private long readCount;
-    private long writeCount;
-    private long syncCount;
-    private long errorCount;
+    // counted by the owner thread and by the process's SegmentWriter thread (writes behind): atomic
+    private final AtomicLong readCount = new AtomicLong();
+    private final AtomicLong writeCount = new AtomicLong();
+    private final AtomicLong syncCount = new AtomicLong();
+    private final AtomicLong errorCount = new AtomicLong();
 
     private Drive(final Path path, final int index, final long sizeBytes, final int fd, final boolean directIo)
     {
@@ -112,22 +114,22 @@ public final class Drive implements AutoCloseable
 
     public long readCount()
     {
-        return readCount;
+        return readCount.get();
     }
 
     public long writeCount()
     {
-        return writeCount;
+        return writeCount.get();
     }
 
     public long syncCount()
     {
-        return syncCount;
+        return syncCount.get();
     }
 
     public long errorCount()
     {
-        return errorCount;
+        return errorCount.get();
     }
 
     /**
@@ -142,13 +144,13 @@ public final class Drive implements AutoCloseable
         {
             return IoStatus.OUT_OF_RANGE;
         }
-        readCount++;
+        readCount.incrementAndGet();
         if (faults.armed())
         {
             applyDelay();
             if (faults.takeFailRead())
             {
-                errorCount++;
+                errorCount.incrementAndGet();
                 return IoStatus.MEDIA_ERROR;
             }
         }
@@ -162,13 +164,13 @@ public final class Drive implements AutoCloseable
                 {
                     continue;
                 }
-                errorCount++;
+                errorCount.incrementAndGet();
                 return IoStatus.MEDIA_ERROR;
             }
             if (n == 0)
             {
                 // reading past the end of a sparse file that was never extended: the drive is short
-                errorCount++;
+                errorCount.incrementAndGet();
                 return IoStatus.MEDIA_ERROR;
             }
             done += n;
@@ -193,14 +195,14 @@ public final class Drive implements AutoCloseable
         {
             return IoStatus.OUT_OF_RANGE;
         }
-        writeCount++;
+        writeCount.incrementAndGet();
         ByteBuffer corrupted = null;
         if (faults.armed())
         {
             applyDelay();
             if (faults.takeFailWrite())
             {
-                errorCount++;
+                errorCount.incrementAndGet();
                 return IoStatus.MEDIA_ERROR;
             }
             if (faults.takeCorruptWrite())
@@ -221,7 +223,7 @@ public final class Drive implements AutoCloseable
                 {
                     continue;
                 }
-                errorCount++;
+                errorCount.incrementAndGet();
                 return IoStatus.MEDIA_ERROR;
             }
             done += n;
@@ -232,15 +234,15 @@ public final class Drive implements AutoCloseable
     /** Makes every completed write durable (fdatasync). */
     public int sync()
     {
-        syncCount++;
+        syncCount.incrementAndGet();
         if (faults.armed() && faults.takeFailSync())
         {
-            errorCount++;
+            errorCount.incrementAndGet();
             return IoStatus.MEDIA_ERROR;
         }
         if (NativeIo.fdatasync(fd) != 0)
         {
-            errorCount++;
+            errorCount.incrementAndGet();
             return IoStatus.MEDIA_ERROR;
         }
         return IoStatus.OK;
