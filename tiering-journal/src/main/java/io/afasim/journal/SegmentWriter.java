@@ -21,7 +21,8 @@ public final class SegmentWriter
     /** A slot's status while its write is queued or running. */
     static final int PENDING = Integer.MIN_VALUE;
     private static final int QUEUE_CAPACITY = 1024;
-    private static final long IDLE_PARK_NS = 1_000_000;
+    /** A submit unparks the thread (no lost wake-up: see {@link #submit}); the timeout is only a safety net. */
+    private static final long IDLE_PARK_NS = 100_000_000;
     private static SegmentWriter shared;
 
     private final ManyToOneConcurrentArrayQueue<Slot> queue = new ManyToOneConcurrentArrayQueue<>(QUEUE_CAPACITY);
