@@ -305,8 +305,8 @@ final class VolumeAgent implements Agent
     }
 
     /**
-     * Agent thread (its idle strategy): a few WB writes (at most {@link #AWAITING_PEER_YIELD_MAX}) wait for the
-     * peer's acknowledgement, due within a link round trip; the agent then yields rather than parks (see
+     * Agent thread (its idle strategy): WB writes (at most {@link #AWAITING_PEER_YIELD_MAX}) wait for the peer's
+     * acknowledgement, due within a link round trip; the agent then yields rather than parks (see
      * {@link ConversationIdleStrategy}). With more in flight the volume is streaming: it parks, and the link
      * thread's doorbell wakes it when acknowledgements advance (yielding then took CPU from the threads feeding it:
      * iodepth 32 at half the IOPS).
