@@ -279,16 +279,10 @@ public final class Link implements AutoCloseable
      */
     private void relaunchMedia()
     {
-        if (state == LinkState.UP)
+        if (leaveUp(LinkDownReason.MEDIA_CLOSED))
         {
-            // the loss first, whatever the relaunch does: WB writes waiting for the peer must not wait for it
-            previousReceivedSequence = receivedSequence;
-            increment(LinkStats.LINK_DOWNS);
-            handler.onPeerDown(epoch, LinkDownReason.MEDIA_CLOSED);
-            advanceGeneration();
+            advanceGeneration(); // the loss first, whatever the relaunch does: its tickets are LOST now
         }
-        state = LinkState.DOWN;
-        pendingLoss = null;
         CloseHelper.quietCloseAll(publication, subscription, aeron, driver);
         wakeup.releaseClosedSockets(); // else the old sockets keep their ports until the next wait
         publication = null;
@@ -597,11 +591,6 @@ public final class Link implements AutoCloseable
     }
 
     /**
-     * A loss (or the first start): tell the handler if the link was up, end the generation (its queued
-     * reliable messages will be dropped, its unacknowledged tickets are LOST), open a fresh publication,
-     * handshake.
-     */
-    /**
      * {@link #startEpoch}, throttled when it fails: a channel that cannot be opened (the local endpoint in use, a
      * bad address) is retried once per heartbeat interval, logged the first time and then every 100th.
      */
@@ -636,17 +625,30 @@ public final class Link implements AutoCloseable
         return lastConnectError;
     }
 
-    private void startEpoch(final LinkDownReason reason)
+    /** The link goes DOWN; if it was UP, the handler hears of the loss (once). True if it was UP. */
+    private boolean leaveUp(final LinkDownReason reason)
     {
         final LinkState previous = state;
         state = LinkState.DOWN;
         pendingLoss = null;
-        if (previous == LinkState.UP)
+        if (previous != LinkState.UP)
         {
-            previousReceivedSequence = receivedSequence;
-            increment(LinkStats.LINK_DOWNS);
-            handler.onPeerDown(epoch, reason);
+            return false;
         }
+        previousReceivedSequence = receivedSequence;
+        increment(LinkStats.LINK_DOWNS);
+        handler.onPeerDown(epoch, reason);
+        return true;
+    }
+
+    /**
+     * A loss (or the first start): tell the handler if the link was up, end the generation (its queued
+     * reliable messages will be dropped, its unacknowledged tickets are LOST), open a fresh publication,
+     * handshake.
+     */
+    private void startEpoch(final LinkDownReason reason)
+    {
+        leaveUp(reason);
         advanceGeneration();
         increment(LinkStats.EPOCHS);
 

@@ -41,7 +41,6 @@ public final class LinkWakeup implements Runnable, AutoCloseable
     private final Selector selector;
     private volatile boolean parked;
     private volatile boolean rung;
-    private long wakeupsBySocket;
 
     public LinkWakeup()
     {
@@ -106,10 +105,6 @@ public final class LinkWakeup implements Runnable, AutoCloseable
             parked = false;
             rung = false;
         }
-        if (ready > 0)
-        {
-            wakeupsBySocket++;
-        }
         return ready > 0;
     }
 
@@ -128,12 +123,6 @@ public final class LinkWakeup implements Runnable, AutoCloseable
         {
             throw new UncheckedIOException("link wake-up: select failed", ex);
         }
-    }
-
-    /** Link thread: how many parks a link socket ended (or found ready). */
-    public long wakeupsBySocket()
-    {
-        return wakeupsBySocket;
     }
 
     /** Link thread: the sockets registered and still open. */

@@ -316,8 +316,7 @@ public final class Controller implements AutoCloseable
             }
         };
         bridge.doorbell(linkItself.wakeup()); // a thread that queues a message for the peer wakes the link thread
-        final IdleStrategy idle = linkIdleStrategy(linkItself);
-        linkRunner = new AgentRunner(idle, errorHandler, null, linkAgent);
+        linkRunner = new AgentRunner(linkIdleStrategy(linkItself), errorHandler, null, linkAgent);
         AgentRunner.startOnThread(linkRunner);
     }
 

@@ -832,8 +832,7 @@ final class VolumeAgent implements Agent
             releaseCleaned();
             return 1;
         }
-        if (cleanedIn != null || releaseWanted || volume.cleanedSegmentCount() > 0 || fenced ||
-            journal.isStopped() || nowNs - cleanNotBeforeNs < 0 || (reportedDestageStatus != IoStatus.NO_SPACE &&
+        if (cleanedIn != null || releaseWanted || volume.cleanedSegmentCount() > 0 || journal.isStopped() || nowNs - cleanNotBeforeNs < 0 || (reportedDestageStatus != IoStatus.NO_SPACE &&
             !spaceWanted && volume.segmentLog().freeSegmentsForHost() > CLEAN_FREE_SEGMENTS_LOW))
         {
             return 0;
@@ -950,7 +949,7 @@ final class VolumeAgent implements Agent
             return true;
         }
         final long blocks = (request.lengthBytes() + BLOCK_SIZE_BYTES - 1) / BLOCK_SIZE_BYTES + 1; // + 1: unaligned
-        if (volume.segmentLog().hostBlocksAvailable() >= blocks)
+        if (volume.segmentLog().hasRoomForHostBlocks(blocks))
         {
             return true;
         }
@@ -1235,11 +1234,10 @@ final class VolumeAgent implements Agent
             }
             committingBatchCount = 0;
         }
-        final boolean cleanedDurable = inFlight == cleanedIn && errno == HostRequest.OK;
         if (inFlight == cleanedIn)
         {
-            cleanedIn = null; // a failed commit keeps the victims: never released, and cleaning stops
-            releaseWanted = cleanedDurable;
+            cleanedIn = null;
+            releaseWanted = errno == HostRequest.OK; // a failed commit keeps the victims: never released, no more cleaning
         }
         spare = inFlight;
         spare.clear();

@@ -26,8 +26,8 @@ import org.agrona.concurrent.UnsafeBuffer;
  * {@link #sync()} calls fdatasync. With a {@link SegmentWriter} ({@link SegmentLogContext#writer}) the pwrite of a
  * full buffer runs on the writer's thread while the next of {@value #WRITE_BEHIND_SLOTS} buffers fills (reads of
  * its blocks are served from it meanwhile); {@link #sync()} waits for those writes before it fdatasyncs, and a
- * failed one fails the log as a failed pwrite does. Reads of staged blocks are served from memory; every read is checked against
- * the crc32c recorded at append time, so corrupted data is never returned as good.
+ * failed one fails the log as a failed pwrite does. Reads of staged blocks are served from memory; every read is
+ * checked against the crc32c recorded at append time, so corrupted data is never returned as good.
  *
  * <h2>Segment summary (last {@code summaryBlocksPerSegment} blocks of every data segment)</h2>
  * <pre>
@@ -567,14 +567,16 @@ public final class SegmentLog
         {
             return failSync();
         }
+        // the writes behind first (a sealed segment's last blocks may still be on their way), then the open
+        // segment's partial buffer on this thread: through the writer it would only wait for it
+        if (awaitWritesBehind() != IoStatus.OK)
+        {
+            writeErrorCount++;
+            return failSync();
+        }
         if (open != null)
         {
-            // the writes behind first, then the partial buffer on this thread: it would only wait for the writer
-            int status = awaitWrittenBehind();
-            if (status == IoStatus.OK)
-            {
-                status = flushStaging(false);
-            }
+            int status = flushStaging(false);
             if (status == IoStatus.OK && open.summaryWritten != open.written)
             {
                 status = writeSummary(open);
@@ -584,11 +586,6 @@ public final class SegmentLog
                 writeErrorCount++;
                 return failSync();
             }
-        }
-        if (awaitWrittenBehind() != IoStatus.OK) // a sealed segment's last blocks may still be on their way
-        {
-            writeErrorCount++;
-            return failSync();
         }
         for (int drive = 0; drive < shelf.driveCount(); drive++)
         {
@@ -790,12 +787,13 @@ public final class SegmentLog
     }
 
     /**
-     * Blocks host writes may still append before {@link IoStatus#NO_SPACE}: what the open segment has left plus the
-     * {@link #freeSegmentsForHost() free segments} (owner thread).
+     * True when host writes may append {@code blocks} more blocks before {@link IoStatus#NO_SPACE}: what the open
+     * segment has left, then the {@link #freeSegmentsForHost() free segments} (owner thread).
      */
-    public long hostBlocksAvailable()
+    public boolean hasRoomForHostBlocks(final long blocks)
     {
-        return (open == null ? 0 : dataBlocks - open.written) + (long)freeSegmentsForHost() * dataBlocks;
+        final long inOpen = open == null ? 0 : dataBlocks - open.written;
+        return inOpen >= blocks || inOpen + (long)freeSegmentsForHost() * dataBlocks >= blocks;
     }
 
     /**
@@ -1068,16 +1066,10 @@ public final class SegmentLog
     }
 
     /**
-     * Waits until every staging buffer written behind is on its drive (before the shelf's drives are closed).
-     * Owner thread, or any thread once the owner has stopped.
+     * Waits until every staging buffer written behind is on its drive (also before the shelf's drives are closed);
+     * the first failure, or OK. Owner thread, or any thread once the owner has stopped.
      */
-    public void awaitWritesBehind()
-    {
-        awaitWrittenBehind();
-    }
-
-    /** Waits until every staging buffer written behind is on its drive; the first failure, or OK. */
-    private int awaitWrittenBehind()
+    public int awaitWritesBehind()
     {
         int result = IoStatus.OK;
         for (int i = 0; i < slots.length; i++)
@@ -1166,7 +1158,7 @@ public final class SegmentLog
     /** Drops every block appended since the last successful sync and reports the failure. */
     private int failSync()
     {
-        awaitWrittenBehind(); // no buffer is reused, and no dropped block read back, while its write runs
+        awaitWritesBehind(); // no buffer is reused, and no dropped block read back, while its write runs
         for (final SegmentWriter.Slot slot : slots)
         {
             slot.segmentId = -1;
