@@ -33,6 +33,10 @@ import org.agrona.concurrent.status.AtomicCounter;
  * the bell; a ringer rings and then checks for a parked thread (both volatile, so at least one sees the other).
  * A ring that finds the thread awake costs a volatile store and a load, no syscall; a wake-up of a parked thread
  * is one {@link Selector#wakeup()}.
+ *
+ * <p>With {@code afasim.threading=shared} the link thread is the controller's I/O thread: it also runs the NBD server
+ * (whose sockets share {@link #selector()}) and the volume agents (whose doorbells ring this), and a controller without
+ * a peer makes a wake-up of its own for that thread.
  */
 public final class LinkWakeup implements Runnable, AutoCloseable
 {
@@ -60,6 +64,15 @@ public final class LinkWakeup implements Runnable, AutoCloseable
         return driverContext
             .receiveChannelEndpointSupplier(this::newReceiveEndpoint)
             .sendChannelEndpointSupplier(this::newSendEndpoint);
+    }
+
+    /**
+     * The selector the link thread waits on. With the controller's shared threading the NBD server registers its
+     * sockets here too, so that one wait covers both (their keys are the server's to handle; a park ignores keys).
+     */
+    public Selector selector()
+    {
+        return selector;
     }
 
     /** Any thread, after queueing work for the link thread. */

@@ -28,11 +28,13 @@ import org.agrona.CloseHelper;
 import org.agrona.ErrorHandler;
 import io.afasim.mirror.Link;
 import io.afasim.mirror.LinkContext;
+import io.afasim.mirror.LinkWakeup;
 import io.afasim.mirror.MirrorStore;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.BusySpinIdleStrategy;
+import org.agrona.concurrent.DynamicCompositeAgent;
 import org.agrona.concurrent.SleepingIdleStrategy;
 import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.NanoClock;
@@ -72,7 +74,12 @@ public final class Controller implements AutoCloseable
     /** The inter-controller link ({@link PeerLink#NONE} when this controller runs alone). */
     private final PeerLink link;
     private final LinkBridge bridge;
+    /** The link thread; with shared threading, the I/O thread (link, NBD and volume agents). */
     private AgentRunner linkRunner;
+    /** Shared threading: the agents of the I/O thread (link, NBD server, volume agents); null when dedicated. */
+    private DynamicCompositeAgent ioAgents;
+    /** Shared threading: where the I/O thread waits (the link's, or its own when the controller runs alone). */
+    private LinkWakeup ioWakeup;
     /** Link thread: the acked ticket last seen (a change wakes the agents waiting for the peer). */
     private long lastAckedTicket;
     private QuorumArea quorum;
@@ -161,8 +168,7 @@ public final class Controller implements AutoCloseable
                 controller.startAgent(agent);
             }
             controller.startCluster(hook);
-            controller.nbd = NbdServer.start(controller.backend,
-                new NbdServer.Context().host(ctx.bindAddress()).port(ctx.nbdPort()));
+            controller.startNbd();
             controller.admin = AdminServer.start(controller, ctx.bindAddress(), ctx.adminPort());
             controller.writeRunFiles();
             return controller;
@@ -273,11 +279,21 @@ public final class Controller implements AutoCloseable
         }
     }
 
-    /** The link thread: the link's duty cycle, then the replies to requests the peer forwarded here. */
+    /**
+     * The link thread: the link's duty cycle, then the replies to requests the peer forwarded here. With shared
+     * threading this starts the I/O thread instead, which runs the link (if any), then the NBD server and the
+     * volume agents as they start.
+     */
     private void startLink()
     {
         if (bridge == null)
         {
+            if (ctx.sharedThreading())
+            {
+                ioWakeup = new LinkWakeup(); // no link: the selector NBD shares, and the bell the agents ring
+                startIoThread(null, !"backoff".equals(ctx.idleStrategy()) ? idleStrategy(null) :
+                    new DoorbellIdleStrategy(ioWakeup::park, 10, 0, 1_000, ctx.idleParkNsMax()));
+            }
             return;
         }
         bridge.controller(this);
@@ -316,8 +332,102 @@ public final class Controller implements AutoCloseable
             }
         };
         bridge.doorbell(linkItself.wakeup()); // a thread that queues a message for the peer wakes the link thread
+        if (ctx.sharedThreading())
+        {
+            ioWakeup = linkItself.wakeup();
+            startIoThread(linkAgent, linkIdleStrategy(linkItself));
+            return;
+        }
         linkRunner = new AgentRunner(linkIdleStrategy(linkItself), errorHandler, null, linkAgent);
         AgentRunner.startOnThread(linkRunner);
+    }
+
+    /** Shared threading: the I/O thread, with the link agent (null: none) first in its duty cycle. */
+    private void startIoThread(final Agent linkAgent, final IdleStrategy idle)
+    {
+        final String name = "io-" + ctx.node();
+        ioAgents = linkAgent == null ? new DynamicCompositeAgent(name) : new DynamicCompositeAgent(name, linkAgent);
+        linkRunner = new AgentRunner(idle, errorHandler, null, ioAgents);
+        AgentRunner.startOnThread(linkRunner);
+    }
+
+    /** The NBD server: on its own network thread, or hosted by the I/O thread with shared threading. */
+    private void startNbd() throws IOException
+    {
+        final NbdServer.Context nbdCtx = new NbdServer.Context().host(ctx.bindAddress()).port(ctx.nbdPort());
+        if (ioAgents == null)
+        {
+            nbd = NbdServer.start(backend, nbdCtx);
+            return;
+        }
+        nbd = NbdServer.start(backend, nbdCtx.hostedOn(ioWakeup.selector(), ioWakeup));
+        final NbdServer server = nbd;
+        addIoAgent(new Agent()
+        {
+            @Override
+            public int doWork()
+            {
+                return server.hostedDoWork();
+            }
+
+            @Override
+            public String roleName()
+            {
+                return "nbd-" + ctx.node();
+            }
+        });
+    }
+
+    /** Shared threading: adds an agent to the I/O thread and waits (bounded) until it runs there. */
+    private void addIoAgent(final Agent agent)
+    {
+        requireOffIoThread();
+        final long deadlineNs = clock.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ADMIN_WAIT_MS);
+        while (ioAgents.status() == DynamicCompositeAgent.Status.INIT) // the thread is starting
+        {
+            awaitIoThread(deadlineNs, "start");
+        }
+        while (!ioAgents.tryAdd(agent))
+        {
+            awaitIoThread(deadlineNs, "add " + agent.roleName());
+        }
+        while (!ioAgents.hasAddAgentCompleted())
+        {
+            awaitIoThread(deadlineNs, "add " + agent.roleName());
+        }
+    }
+
+    /** Shared threading: removes an agent from the I/O thread and waits (bounded) until it no longer runs there. */
+    private void removeIoAgent(final Agent agent)
+    {
+        requireOffIoThread();
+        final long deadlineNs = clock.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ADMIN_WAIT_MS);
+        while (!ioAgents.tryRemove(agent))
+        {
+            awaitIoThread(deadlineNs, "remove " + agent.roleName());
+        }
+        while (!ioAgents.hasRemoveAgentCompleted())
+        {
+            awaitIoThread(deadlineNs, "remove " + agent.roleName());
+        }
+    }
+
+    private void awaitIoThread(final long deadlineNs, final String what)
+    {
+        if (clock.nanoTime() - deadlineNs >= 0)
+        {
+            throw new IllegalStateException("the I/O thread did not " + what + " within " + ADMIN_WAIT_MS + " ms");
+        }
+        ioWakeup.ring(); // its duty cycle adds or removes the agent
+        LockSupport.parkNanos(50_000);
+    }
+
+    private void requireOffIoThread()
+    {
+        if (linkRunner != null && linkRunner.thread() == Thread.currentThread())
+        {
+            throw new IllegalStateException("an agent of the I/O thread cannot be added or removed from it");
+        }
     }
 
     static Path nvmePath(final ControllerContext ctx, final UUID arrayId)
@@ -485,7 +595,7 @@ public final class Controller implements AutoCloseable
     void stopMovedAgent(final VolumeAgent agent)
     {
         movingOut.remove(agent.state().name());
-        CloseHelper.close(runners.remove(agent));
+        stopRunning(agent);
         agent.handOffParked(forwarder::submit); // anything the NBD thread queued after the hand-off
         nvme.closeWriteCache(agent.cache());
         final Pool pool = pools.remove(agent.state().volumeId());
@@ -586,6 +696,12 @@ public final class Controller implements AutoCloseable
 
     private void startAgent(final VolumeAgent agent)
     {
+        if (ioAgents != null)
+        {
+            agent.doorbell().hostedBy(ioWakeup);
+            addIoAgent(agent);
+            return;
+        }
         final IdleStrategy idle = idleStrategy(agent.doorbell());
         final AgentRunner runner = new AgentRunner(
             idle instanceof DoorbellIdleStrategy && bridge != null && bridge.link().context().conversationWindowNs() > 0 ?
@@ -593,6 +709,17 @@ public final class Controller implements AutoCloseable
             errorHandler, null, agent);
         runners.put(agent, runner);
         AgentRunner.startOnThread(runner);
+    }
+
+    /** Its thread stops (dedicated), or the I/O thread no longer runs it (shared). */
+    private void stopRunning(final VolumeAgent agent)
+    {
+        if (ioAgents != null)
+        {
+            removeIoAgent(agent);
+            return;
+        }
+        CloseHelper.close(runners.remove(agent));
     }
 
     private void writeRunFiles() throws IOException
@@ -977,7 +1104,7 @@ public final class Controller implements AutoCloseable
     /** Stops a volume's agent (joins its thread), drops its cached changes and forgets it. */
     void stopAgent(final VolumeAgent agent)
     {
-        CloseHelper.close(runners.remove(agent));
+        stopRunning(agent);
         agent.cache().discardAll(); // its data is being deleted
         nvme.closeWriteCache(agent.cache());
         volumesByName.remove(agent.state().name());
@@ -1014,6 +1141,10 @@ public final class Controller implements AutoCloseable
         CloseHelper.quietClose(clusterRunner);
         CloseHelper.quietClose(quorum);
         CloseHelper.quietClose(linkRunner);
+        if (bridge == null)
+        {
+            CloseHelper.quietClose(ioWakeup); // its own, with shared threading
+        }
         if (bridge != null)
         {
             CloseHelper.quietClose(bridge.mirrorStore());

@@ -42,6 +42,15 @@ public final class ControllerContext
     /** Agent threads' idle strategy: backoff (spin, yield, then park up to idleParkNsMax), sleep, or spin. */
     public static final String IDLE_STRATEGY_PROP_NAME = "afasim.idle.strategy";
     public static final String IDLE_STRATEGY_DEFAULT = "backoff";
+    /**
+     * Which threads run the data path. {@code dedicated}: a thread per volume agent, one for the link and one for
+     * NBD (DESIGN.md §3). {@code shared}: one I/O thread runs the NBD server, the link and every volume agent, each
+     * still an agent that alone owns its state (as Aeron's SHARED threading mode runs the driver's agents on one
+     * thread). On this 2-core box, where two controllers and the host share the cores, a mirrored write then
+     * crosses no thread hand-off inside a controller: see docs/performance.md.
+     */
+    public static final String THREADING_PROP_NAME = "afasim.threading";
+    public static final String THREADING_DEFAULT = "dedicated";
     public static final String IDLE_PARK_NS_MAX_PROP_NAME = "afasim.idle.parkNsMax";
     /**
      * Longest park of an idle agent (volume, journal, cluster): its idle CPU cost. Work handed over by another
@@ -108,6 +117,7 @@ public final class ControllerContext
     private long nvmeSizeBytes = Long.getLong(NVME_SIZE_PROP_NAME, NVME_SIZE_DEFAULT);
     private String defaultMode = System.getProperty(DEFAULT_MODE_PROP_NAME, DEFAULT_MODE_DEFAULT);
     private String idleStrategy = System.getProperty(IDLE_STRATEGY_PROP_NAME, IDLE_STRATEGY_DEFAULT);
+    private String threading = System.getProperty(THREADING_PROP_NAME, THREADING_DEFAULT);
     private long idleParkNsMax = Long.getLong(IDLE_PARK_NS_MAX_PROP_NAME, IDLE_PARK_NS_MAX_DEFAULT);
     private long linkParkNsMax = Long.getLong(LINK_PARK_NS_MAX_PROP_NAME, LINK_PARK_NS_MAX_DEFAULT);
     private long readCacheBytes = Long.getLong(READ_CACHE_BYTES_PROP_NAME, READ_CACHE_BYTES_DEFAULT);
@@ -191,6 +201,10 @@ public final class ControllerContext
         {
             throw new IllegalArgumentException(IDLE_STRATEGY_PROP_NAME + "=" + idleStrategy +
                 " must be backoff, sleep or spin (spin needs a free core per agent thread)");
+        }
+        if (!threading.equals("dedicated") && !threading.equals("shared"))
+        {
+            throw new IllegalArgumentException(THREADING_PROP_NAME + "=" + threading + " must be dedicated or shared");
         }
         if (idleParkNsMax < 1_000 || idleParkNsMax > 100_000_000)
         {
@@ -279,6 +293,7 @@ public final class ControllerContext
             args.add("-D" + DEFAULT_MODE_PROP_NAME + "=" + defaultMode);
         }
         args.add("-D" + IDLE_STRATEGY_PROP_NAME + "=" + idleStrategy);
+        args.add("-D" + THREADING_PROP_NAME + "=" + threading);
         args.add("-D" + IDLE_PARK_NS_MAX_PROP_NAME + "=" + idleParkNsMax);
         args.add("-D" + LINK_PARK_NS_MAX_PROP_NAME + "=" + linkParkNsMax);
         args.add("-D" + READ_CACHE_BYTES_PROP_NAME + "=" + readCacheBytes);
@@ -525,6 +540,23 @@ public final class ControllerContext
     {
         this.idleStrategy = idleStrategy;
         return this;
+    }
+
+    public String threading()
+    {
+        return threading;
+    }
+
+    public ControllerContext threading(final String threading)
+    {
+        this.threading = threading;
+        return this;
+    }
+
+    /** {@link #THREADING_PROP_NAME} is {@code shared}: NBD, the link and the volume agents on one thread. */
+    public boolean sharedThreading()
+    {
+        return "shared".equals(threading);
     }
 
     public long idleParkNsMax()

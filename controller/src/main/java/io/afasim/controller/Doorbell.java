@@ -16,16 +16,33 @@ final class Doorbell implements Runnable
 {
     private volatile Thread parkedThread;
     private volatile boolean rung;
+    private volatile Runnable hostWakeup;
 
     /** Any thread, after handing the agent work. */
     void ring()
     {
         rung = true;
+        final Runnable wakeup = hostWakeup;
+        if (wakeup != null)
+        {
+            wakeup.run();
+            return;
+        }
         final Thread thread = parkedThread;
         if (thread != null)
         {
             LockSupport.unpark(thread);
         }
+    }
+
+    /**
+     * The agent runs on a thread it shares with other agents ({@code afasim.threading=shared}), which parks on
+     * {@code wakeup}, not on this bell: a ring runs {@code wakeup} (a {@code LinkWakeup}: a volatile store and a
+     * load while the thread is awake, a selector wake-up when it waits).
+     */
+    void hostedBy(final Runnable wakeup)
+    {
+        hostWakeup = wakeup;
     }
 
     /** Offers {@code item} to the agent's queue and rings when the queue took it; false when the queue is full. */

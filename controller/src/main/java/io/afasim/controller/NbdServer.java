@@ -20,7 +20,8 @@ import java.util.function.Consumer;
 
 /**
  * NBD server: one network thread (this agent) owns a {@link Selector}, the listening socket and every
- * {@link NbdConnection}. Backend threads hand completed requests back through a bounded MPSC queue
+ * {@link NbdConnection}. Hosted ({@link Context#hostedOn}), it has no thread of its own: the controller's shared
+ * I/O thread runs {@link #hostedDoWork()} among its other agents and waits on the selector it shares with us. Backend threads hand completed requests back through a bounded MPSC queue
  * ({@link ManyToOneConcurrentArrayQueue}, capacity = every request slot of every connection, so an offer never
  * fails) and wake the selector at most once per drain. One thread is enough for NBD framing on this 2-core box:
  * it only parses headers, copies small payloads and issues gathering writes; the backend does the storage work
@@ -71,6 +72,8 @@ public final class NbdServer implements AutoCloseable {
         private int completionsPerWorkMax = COMPLETIONS_PER_WORK_MAX_DEFAULT;
         private long idleSelectMs = IDLE_SELECT_MS_DEFAULT;
         private String threadName = "afasim-nbd";
+        private Selector hostSelector;
+        private Runnable hostWakeup;
         private NanoClock nanoClock = SystemNanoClock.INSTANCE;
         private ErrorHandler errorHandler = Throwable::printStackTrace;
 
@@ -197,6 +200,26 @@ public final class NbdServer implements AutoCloseable {
             return threadName;
         }
 
+        /**
+         * Hosted mode: no network thread; the host thread calls {@link NbdServer#hostedDoWork()} and waits on
+         * {@code selector} (which it owns, and may share with other channels: keys that are not ours are skipped).
+         * {@code wakeup} wakes it when another thread completes a request or asks the server to close.
+         */
+        public Context hostedOn(final Selector selector, final Runnable wakeup) {
+            hostSelector = selector;
+            hostWakeup = wakeup;
+            return this;
+        }
+
+        /** The host's selector in hosted mode; null when the server runs its own network thread. */
+        public Selector hostSelector() {
+            return hostSelector;
+        }
+
+        public Runnable hostWakeup() {
+            return hostWakeup;
+        }
+
         public Context nanoClock(final NanoClock value) {
             nanoClock = value;
             return this;
@@ -235,6 +258,7 @@ public final class NbdServer implements AutoCloseable {
             require(completionsPerWorkMax >= 1, "completionsPerWorkMax must be >= 1: " + completionsPerWorkMax);
             require(idleSelectMs >= 1, "idleSelectMs must be >= 1: " + idleSelectMs);
             require(nanoClock != null && errorHandler != null, "nanoClock and errorHandler must be set");
+            require((hostSelector == null) == (hostWakeup == null), "hostedOn needs a selector and a wake-up");
             return this;
         }
 
@@ -283,7 +307,11 @@ public final class NbdServer implements AutoCloseable {
     /** Connections with replies queued in this duty cycle: each is flushed once, at its end. */
     private final NbdConnection[] flushQueue;
     private int flushCount;
-    private final Thread thread;
+    /** The network thread; hosted: the host thread, once it has run a duty cycle. */
+    private Thread thread;
+    private final boolean hosted;
+    private final java.util.concurrent.CountDownLatch hostedClosed = new java.util.concurrent.CountDownLatch(1);
+    private volatile boolean closed;
     private volatile boolean closeRequested;
     private boolean draining;
     private long drainDeadlineNs;
@@ -301,7 +329,8 @@ public final class NbdServer implements AutoCloseable {
         this.resumeQueue = new NbdConnection[ctx.connectionsMax()];
         this.bufferWaiters = new NbdConnection[ctx.connectionsMax()];
         this.flushQueue = new NbdConnection[ctx.connectionsMax()];
-        this.selector = Selector.open();
+        this.hosted = ctx.hostSelector() != null;
+        this.selector = hosted ? ctx.hostSelector() : Selector.open();
         this.serverChannel = ServerSocketChannel.open();
         try {
             serverChannel.setOption(StandardSocketOptions.SO_REUSEADDR, true);
@@ -311,11 +340,15 @@ public final class NbdServer implements AutoCloseable {
             this.boundAddress = (InetSocketAddress)serverChannel.getLocalAddress();
         } catch (final IOException | RuntimeException ex) {
             serverChannel.close();
-            selector.close();
+            if (!hosted) {
+                selector.close();
+            }
             throw ex;
         }
-        this.thread = new Thread(this::run, ctx.threadName());
-        this.thread.setDaemon(true);
+        if (!hosted) {
+            this.thread = new Thread(this::run, ctx.threadName());
+            this.thread.setDaemon(true);
+        }
     }
 
     /** Binds the listener and starts the network thread. */
@@ -324,7 +357,9 @@ public final class NbdServer implements AutoCloseable {
             throw new IllegalArgumentException("backend is null");
         }
         final NbdServer server = new NbdServer(backend, ctx);
-        server.thread.start();
+        if (!server.hosted) {
+            server.thread.start();
+        }
         return server;
     }
 
@@ -354,6 +389,10 @@ public final class NbdServer implements AutoCloseable {
     @Override
     public void close() {
         closeRequested = true;
+        if (hosted) {
+            awaitHostedClose();
+            return;
+        }
         selector.wakeup();
         if (Thread.currentThread() != thread) {
             try {
@@ -371,15 +410,9 @@ public final class NbdServer implements AutoCloseable {
 
     private void run() {
         try {
-            while (true) {
-                nowNs = ctx.nanoClock().nanoTime();
-                if (closeRequested && !draining) {
-                    beginDrain();
-                }
-                if (draining && (activeCount == 0 || nowNs - drainDeadlineNs >= 0)) {
-                    break;
-                }
-                if (doWork() == 0) {
+            int work;
+            while ((work = turn()) >= 0) {
+                if (work == 0) {
                     selector.select(keyHandler, ctx.idleSelectMs());
                 }
             }
@@ -387,6 +420,62 @@ public final class NbdServer implements AutoCloseable {
             ctx.errorHandler().onError(ex);
         } finally {
             closeAll();
+        }
+    }
+
+    /** One turn of the network loop: the duty cycle, or the drain once closing; -1 when it has finished. */
+    private int turn() throws IOException {
+        nowNs = ctx.nanoClock().nanoTime();
+        if (closeRequested && !draining) {
+            beginDrain();
+        }
+        if (draining && (activeCount == 0 || nowNs - drainDeadlineNs >= 0)) {
+            return -1;
+        }
+        return doWork();
+    }
+
+    /**
+     * Hosted mode: one turn of the network loop on the host thread (the host waits on the shared selector when
+     * every agent it runs is idle). After the server has closed it does nothing.
+     */
+    public int hostedDoWork() {
+        if (closed) {
+            return 0;
+        }
+        if (thread == null) {
+            thread = Thread.currentThread();
+        }
+        int work = -1;
+        try {
+            work = turn();
+        } catch (final IOException | RuntimeException ex) {
+            ctx.errorHandler().onError(ex);
+        } finally {
+            if (work < 0) {
+                closeAll();
+            }
+        }
+        return Math.max(work, 0);
+    }
+
+    /** Hosted: waits for the host thread to drain and close (bounded); without a running host, closes here. */
+    private void awaitHostedClose() {
+        final Thread host = thread;
+        if (host == null || !host.isAlive()) {
+            closeAll();
+            return;
+        }
+        if (host == Thread.currentThread()) {
+            return; // the host's next duty cycles drain and close
+        }
+        ctx.hostWakeup().run();
+        try {
+            if (!hostedClosed.await(TimeUnit.NANOSECONDS.toMillis(ctx.closeTimeoutNs()) + 5_000, TimeUnit.MILLISECONDS)) {
+                ctx.errorHandler().onError(new IllegalStateException("NBD server did not stop on its host thread"));
+            }
+        } catch (final InterruptedException ex) {
+            Thread.currentThread().interrupt();
         }
     }
 
@@ -408,6 +497,9 @@ public final class NbdServer implements AutoCloseable {
         if (key == serverKey) {
             acceptConnections();
             return;
+        }
+        if (!(key.attachment() instanceof NbdConnection)) {
+            return; // hosted: a channel of the host's on the shared selector
         }
         final NbdConnection connection = (NbdConnection)key.attachment();
         try {
@@ -554,11 +646,19 @@ public final class NbdServer implements AutoCloseable {
         }
     }
 
-    private void closeAll() {
+    private synchronized void closeAll() {
+        if (closed) {
+            return;
+        }
+        closed = true;
         for (int i = activeCount - 1; i >= 0; i--) {
             active[i].close();
         }
         closeQuietly(serverChannel);
+        if (hosted) {
+            hostedClosed.countDown(); // the selector is the host's
+            return;
+        }
         try {
             selector.close();
         } catch (final IOException ex) {
@@ -673,6 +773,10 @@ public final class NbdServer implements AutoCloseable {
         }
         if (Thread.currentThread() == thread) {
             return; // completed on the network thread itself (served at once): drained in this or the next cycle
+        }
+        if (hosted) {
+            ctx.hostWakeup().run();
+            return;
         }
         if (!wakeupPending.get() && wakeupPending.compareAndSet(false, true)) {
             selector.wakeup();

@@ -33,17 +33,20 @@ class WarmRestartSystemTest
     @TempDir
     Path dir;
 
-    @ParameterizedTest(name = "mode {0}")
-    @ValueSource(strings = {"wt", "1wb"})
-    void everyAcknowledgedWriteSurvivesSigkillAndRestart(final String mode) throws Exception
+    /** {@code MODE[-shared]}: the volume's write mode, and with -shared the controller's shared threading. */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"wt", "1wb", "1wb-shared"})
+    void everyAcknowledgedWriteSurvivesSigkillAndRestart(final String variant) throws Exception
     {
-        final long seed = Seeds.seed("WarmRestartSystemTest-" + mode);
+        final long seed = Seeds.seed("WarmRestartSystemTest-" + variant);
+        final String mode = variant.replace("-shared", "");
         // in 1wb, destage is held off until the kill (a test seam) so that the restart must recover acknowledged
         // writes from NVMe memory; the region holds every block of the volume, so nothing waits for room
-        final ControllerContext ctx = ControllerProcess.testContext(dir.resolve("array-" + mode))
+        final ControllerContext ctx = ControllerProcess.testContext(dir.resolve("array-" + variant))
             .journalSizeBytes(2L << 20) // checkpoints under load, so recovery = image + replay
             .nvmeSizeBytes(96L << 20)
-            .testDestagePaused(mode.equals("1wb"));
+            .testDestagePaused(mode.equals("1wb"))
+            .threading(variant.endsWith("-shared") ? "shared" : "dedicated");
         try (ControllerProcess controller = new ControllerProcess(ctx).start())
         {
             assertEquals(0, controller.afactl("volume", "create", "t1", "--size", "16M", "--mode", mode).exitCode());

@@ -1,0 +1,73 @@
+package io.afasim.harness;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.afasim.journal.Seeds;
+import java.nio.file.Path;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.CleanupMode;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The pair with {@code afasim.threading=shared}: each controller runs its NBD server, its link and its volume agents
+ * on one I/O thread. The scenarios that cross what that thread merges: forwarding (NBD and link on one thread on
+ * both sides), an ownership move under load (agents added to and removed from a running I/O thread), and a peer
+ * killed and restarted under load (the survivor's I/O thread carries on in 1WB, then back to WB). After each, every
+ * acknowledged write reads back through both controllers.
+ */
+class SharedThreadingSystemTest
+{
+    @TempDir(cleanup = CleanupMode.ON_SUCCESS)
+    Path dir;
+
+    @Test
+    void writesThroughTheNonOwnerAreForwarded() throws Exception
+    {
+        try (ControllerPair pair = sharedPair())
+        {
+            PairScenarios.writesThroughTheNonOwner(pair, Seeds.seed("shared-writesThroughTheNonOwner"));
+            assertRunsShared(pair.a());
+            assertRunsShared(pair.b());
+        }
+    }
+
+    @Test
+    void volumeMovesThereAndBackUnderLoad() throws Exception
+    {
+        try (ControllerPair pair = sharedPair())
+        {
+            PairScenarios.volumeMoveThereAndBackUnderLoad(pair, Seeds.seed("shared-volumeMoveThereAndBackUnderLoad"));
+            assertRunsShared(pair.a());
+        }
+    }
+
+    @Test
+    void peerRestartUnderLoadReturnsBothVolumesToWb() throws Exception
+    {
+        try (ControllerPair pair = sharedPair())
+        {
+            PairScenarios.peerRestartReturnsToWb(pair, Seeds.seed("shared-peerRestartReturnsToWb"));
+            assertRunsShared(pair.b());
+        }
+    }
+
+    private ControllerPair sharedPair()
+    {
+        final ControllerPair pair = ControllerPair.create(dir.resolve("array"));
+        pair.a().context().threading("shared");
+        pair.b().context().threading("shared");
+        return pair;
+    }
+
+    /** What jstack shows of a shared controller: its I/O thread, and no NBD, link or volume thread of their own. */
+    private static void assertRunsShared(final ControllerNode node)
+    {
+        final String dump = node.threadDump();
+        assertTrue(dump.contains("\"io-" + node.name() + "\""), () -> "no I/O thread in " + node.name() + ":\n" + dump);
+        assertFalse(dump.contains("\"afasim-nbd\""), () -> "an NBD thread of its own in " + node.name() + ":\n" + dump);
+        assertFalse(dump.contains("\"link-" + node.name() + "\""), () -> "a link thread in " + node.name() + ":\n" + dump);
+        assertFalse(dump.contains("\"volume-"), () -> "a volume thread in " + node.name() + ":\n" + dump);
+    }
+}
