@@ -71,12 +71,13 @@ public final class LinkRoundTrip
         String line()
         {
             return String.format("LinkRoundTrip mode=%s pages=%d parkNsMax=%d: 4 KiB MirrorPage->ack round trip " +
-                "p50=%.1f us p99=%.1f us p99.9=%.1f us max=%.1f us; link offer->ack rtt p50=%.1f us p99=%.1f us; " +
-                "idle cpu A=%.1f%% B=%.1f%%",
+                "p50=%.1f us p99=%.1f us p99.9=%.1f us max=%.1f us; link offer->ack rtt p50=%.1f us p99=%.1f us%s",
                 mode, iterations, parkNsMax,
                 caller.getValueAtPercentile(50) / 1e3, caller.getValueAtPercentile(99) / 1e3,
                 caller.getValueAtPercentile(99.9) / 1e3, caller.getMaxValue() / 1e3,
-                stats.rttP50Ns() / 1e3, stats.rttP99Ns() / 1e3, idleCpuPercentA, idleCpuPercentB);
+                stats.rttP50Ns() / 1e3, stats.rttP99Ns() / 1e3,
+                Double.isNaN(idleCpuPercentA) ? "" : // no idle window (afasim.bench.idleMs=0)
+                    String.format("; idle cpu A=%.1f%% B=%.1f%%", idleCpuPercentA, idleCpuPercentB));
         }
     }
 

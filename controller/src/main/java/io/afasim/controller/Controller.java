@@ -69,6 +69,8 @@ public final class Controller implements AutoCloseable
     });
     private final Map<String, VolumeAgent> volumesByName = new ConcurrentHashMap<>();
     private final Map<VolumeAgent, AgentRunner> runners = new ConcurrentHashMap<>();
+    /** Shared threading: each volume agent as the I/O thread runs it ({@link #isolated}). */
+    private final Map<VolumeAgent, Agent> hosted = new ConcurrentHashMap<>();
     private final Map<String, VolumeAgent> movingOut = new ConcurrentHashMap<>();
     private final AtomicLong errorCount = new AtomicLong();
     /** The inter-controller link ({@link PeerLink#NONE} when this controller runs alone). */
@@ -80,6 +82,8 @@ public final class Controller implements AutoCloseable
     private DynamicCompositeAgent ioAgents;
     /** Shared threading: where the I/O thread waits (the link's, or its own when the controller runs alone). */
     private LinkWakeup ioWakeup;
+    /** Shared threading: the link agent the I/O thread runs (null without a peer). */
+    private Agent ioLinkAgent;
     /** Link thread: the acked ticket last seen (a change wakes the agents waiting for the peer). */
     private long lastAckedTicket;
     private QuorumArea quorum;
@@ -291,8 +295,7 @@ public final class Controller implements AutoCloseable
             if (ctx.sharedThreading())
             {
                 ioWakeup = new LinkWakeup(); // no link: the selector NBD shares, and the bell the agents ring
-                startIoThread(null, !"backoff".equals(ctx.idleStrategy()) ? idleStrategy(null) :
-                    new DoorbellIdleStrategy(ioWakeup::park, 10, 0, 1_000, ctx.idleParkNsMax()));
+                startIoThread(null, ioIdleStrategy(null));
             }
             return;
         }
@@ -335,18 +338,63 @@ public final class Controller implements AutoCloseable
         if (ctx.sharedThreading())
         {
             ioWakeup = linkItself.wakeup();
-            startIoThread(linkAgent, linkIdleStrategy(linkItself));
+            ioLinkAgent = linkAgent;
+            startIoThread(linkAgent, ioIdleStrategy(linkItself));
             return;
         }
         linkRunner = new AgentRunner(linkIdleStrategy(linkItself), errorHandler, null, linkAgent);
         AgentRunner.startOnThread(linkRunner);
     }
 
+    /**
+     * Shared threading: the I/O thread waits on {@link #ioWakeup} (NBD sockets, link sockets, rings) whatever the
+     * configured strategy, but spin: backoff as the link thread's (yields while the link converses), sleep as a
+     * fixed wait that a socket or a ring still ends.
+     */
+    private IdleStrategy ioIdleStrategy(final Link linkOrNull)
+    {
+        final long parkNs = linkOrNull != null ? ctx.linkParkNsMax() : ctx.idleParkNsMax();
+        switch (ctx.idleStrategy())
+        {
+            case "spin":
+                return new BusySpinIdleStrategy();
+            case "sleep":
+                return new DoorbellIdleStrategy(ioWakeup::park, 0, 0, parkNs, parkNs);
+            default:
+                final IdleStrategy backoff = new DoorbellIdleStrategy(ioWakeup::park, 10, 0, 1_000, parkNs);
+                return linkOrNull == null ? backoff :
+                    new ConversationIdleStrategy(() -> linkOrNull.isConversing(clock.nanoTime()), backoff);
+        }
+    }
+
+    /**
+     * Shared threading, on the I/O thread inside a volume agent's duty cycle (a resync waiting for room in the
+     * link's outbound queue): one duty cycle of the link agent, which drains the queue.
+     */
+    private void runLinkDuty()
+    {
+        final Agent linkAgent = ioLinkAgent;
+        if (linkAgent == null)
+        {
+            Thread.yield();
+            return;
+        }
+        try
+        {
+            linkAgent.doWork();
+        }
+        catch (final Exception ex)
+        {
+            errorHandler.onError(ex);
+        }
+    }
+
     /** Shared threading: the I/O thread, with the link agent (null: none) first in its duty cycle. */
     private void startIoThread(final Agent linkAgent, final IdleStrategy idle)
     {
         final String name = "io-" + ctx.node();
-        ioAgents = linkAgent == null ? new DynamicCompositeAgent(name) : new DynamicCompositeAgent(name, linkAgent);
+        ioAgents = linkAgent == null ? new DynamicCompositeAgent(name) :
+            new DynamicCompositeAgent(name, isolated(linkAgent));
         linkRunner = new AgentRunner(idle, errorHandler, null, ioAgents);
         AgentRunner.startOnThread(linkRunner);
     }
@@ -371,11 +419,77 @@ public final class Controller implements AutoCloseable
             }
 
             @Override
+            public void onClose()
+            {
+                server.hostedClose(); // the I/O thread stops: whatever the server has still open
+            }
+
+            @Override
             public String roleName()
             {
                 return "nbd-" + ctx.node();
             }
         });
+    }
+
+    /**
+     * Shared threading: {@code agent} as the I/O thread runs it. A failure of its duty cycle is reported (and
+     * counted) like one on a thread of its own, and does not cut short the duty cycle of the agents after it: one
+     * volume's bug must not stall the other volumes, the NBD server or the link.
+     */
+    private Agent isolated(final Agent agent)
+    {
+        return new Agent()
+        {
+            /** An Error ended it: as its own thread would have died, it no longer runs (the others do). */
+            private boolean dead;
+
+            @Override
+            public void onStart()
+            {
+                agent.onStart();
+            }
+
+            @Override
+            public int doWork()
+            {
+                if (dead)
+                {
+                    return 0;
+                }
+                try
+                {
+                    return agent.doWork();
+                }
+                catch (final org.agrona.concurrent.AgentTerminationException ex)
+                {
+                    throw ex;
+                }
+                catch (final Exception ex)
+                {
+                    errorHandler.onError(ex);
+                    return 0;
+                }
+                catch (final Error error)
+                {
+                    dead = true;
+                    errorHandler.onError(new IllegalStateException(agent.roleName() + " stopped on an error", error));
+                    return 0;
+                }
+            }
+
+            @Override
+            public void onClose()
+            {
+                agent.onClose();
+            }
+
+            @Override
+            public String roleName()
+            {
+                return agent.roleName();
+            }
+        };
     }
 
     /** Shared threading: adds an agent to the I/O thread and waits (bounded) until it runs there. */
@@ -699,7 +813,10 @@ public final class Controller implements AutoCloseable
         if (ioAgents != null)
         {
             agent.doorbell().hostedBy(ioWakeup);
-            addIoAgent(agent);
+            agent.whileLinkFull(this::runLinkDuty);
+            final Agent isolated = isolated(agent);
+            hosted.put(agent, isolated);
+            addIoAgent(isolated);
             return;
         }
         final IdleStrategy idle = idleStrategy(agent.doorbell());
@@ -716,7 +833,11 @@ public final class Controller implements AutoCloseable
     {
         if (ioAgents != null)
         {
-            removeIoAgent(agent);
+            final Agent isolated = hosted.remove(agent);
+            if (isolated != null)
+            {
+                removeIoAgent(isolated);
+            }
             return;
         }
         CloseHelper.close(runners.remove(agent));

@@ -308,7 +308,9 @@ public final class NbdServer implements AutoCloseable {
     private final NbdConnection[] flushQueue;
     private int flushCount;
     /** The network thread; hosted: the host thread, once it has run a duty cycle. */
-    private Thread thread;
+    private volatile Thread thread;
+    /** Keys of ours handled by the last select (hosted: the shared selector also holds the host's). */
+    private int keysHandled;
     private final boolean hosted;
     private final java.util.concurrent.CountDownLatch hostedClosed = new java.util.concurrent.CountDownLatch(1);
     private volatile boolean closed;
@@ -462,14 +464,14 @@ public final class NbdServer implements AutoCloseable {
     /** Hosted: waits for the host thread to drain and close (bounded); without a running host, closes here. */
     private void awaitHostedClose() {
         final Thread host = thread;
-        if (host == null || !host.isAlive()) {
-            closeAll();
+        if (host != null && !host.isAlive()) {
+            closeAll(); // the host thread is gone
             return;
         }
         if (host == Thread.currentThread()) {
             return; // the host's next duty cycles drain and close
         }
-        ctx.hostWakeup().run();
+        ctx.hostWakeup().run(); // a host that has not run our duty cycle yet will: it drains and closes then
         try {
             if (!hostedClosed.await(TimeUnit.NANOSECONDS.toMillis(ctx.closeTimeoutNs()) + 5_000, TimeUnit.MILLISECONDS)) {
                 ctx.errorHandler().onError(new IllegalStateException("NBD server did not stop on its host thread"));
@@ -479,9 +481,21 @@ public final class NbdServer implements AutoCloseable {
         }
     }
 
+    /**
+     * Hosted mode, on the host thread as it stops (its agent's onClose): closes what is still open, without a
+     * drain. Nothing is lost: what was not answered was not acknowledged.
+     */
+    public void hostedClose() {
+        if (thread == null || thread == Thread.currentThread()) {
+            closeAll();
+        }
+    }
+
     /** One duty cycle: ready sockets, completions, resumed connections, replies out, handshake timeouts. */
     int doWork() throws IOException {
-        int work = selector.selectNow(keyHandler);
+        keysHandled = 0;
+        selector.selectNow(keyHandler);
+        int work = keysHandled; // not the host's keys (hosted): a readable link socket is the link's work
         wakeupPending.set(false);
         work += completions.drain(completionDrainer, ctx.completionsPerWorkMax());
         work += runResumes();
@@ -495,12 +509,14 @@ public final class NbdServer implements AutoCloseable {
 
     private void onSelectedKey(final SelectionKey key) {
         if (key == serverKey) {
+            keysHandled++;
             acceptConnections();
             return;
         }
         if (!(key.attachment() instanceof NbdConnection)) {
             return; // hosted: a channel of the host's on the shared selector
         }
+        keysHandled++;
         final NbdConnection connection = (NbdConnection)key.attachment();
         try {
             if (key.isValid() && key.isWritable()) {

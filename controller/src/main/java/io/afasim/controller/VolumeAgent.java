@@ -99,6 +99,8 @@ final class VolumeAgent implements Agent
     private final ManyToOneConcurrentArrayQueue<Runnable> commands = new ManyToOneConcurrentArrayQueue<>(256);
     private final Consumer<HostRequest> requestHandler = this::onRequest;
     private final Doorbell doorbell = new Doorbell();
+    /** What a resync does while the link's outbound queue is full ({@link #whileLinkFull}). */
+    private Runnable linkFullWait = Thread::yield;
     private final Layer[] layers = new Layer[LayerId.TOP_DOWN.length];
     private final Layer forwarding;
     private final Layer volumeLayer;
@@ -574,7 +576,7 @@ final class VolumeAgent implements Agent
      * before the link was up), oldest first, then the volume runs WB in {@code epoch}. The link is ordered, so the
      * peer drops the stale copies before the first replayed one arrives, and any later write's acknowledgement
      * covers the replay. Nothing is destaged for it: a resync works even when destage cannot run (a full pool).
-     * A full outbound queue is waited out (the link thread drains it) up to {@code timeoutNs}.
+     * A full outbound queue is waited out (the link drains it: {@link #whileLinkFull}) up to {@code timeoutNs}.
      *
      * @throws IllegalStateException when the link leaves {@code epoch} or stays full: the task fails, and the
      *         membership duty tries again.
@@ -609,13 +611,23 @@ final class VolumeAgent implements Agent
         applyRunningMode(WriteModeSetting.WB, epoch);
     }
 
-    /** Sends, waiting out QUEUE_FULL (the link thread drains the queue) until the deadline; fails on a link down. */
+    /**
+     * Before it starts: what to do while a resync waits for room in the link's outbound queue. By default it yields
+     * to the link thread, which drains the queue; with shared threading the link runs on this very thread, so the
+     * controller passes one duty cycle of the link agent.
+     */
+    void whileLinkFull(final Runnable wait)
+    {
+        linkFullWait = wait;
+    }
+
+    /** Sends, waiting out QUEUE_FULL (the link drains the queue) until the deadline; fails on a link down. */
     private void send(final long epoch, final long deadlineNs, final LongSupplier message)
     {
         long result = message.getAsLong();
         while (result == PeerLink.QUEUE_FULL && clock.nanoTime() - deadlineNs < 0)
         {
-            Thread.yield();
+            linkFullWait.run();
             result = message.getAsLong();
         }
         if (result < 0 || link.epoch() != epoch)

@@ -53,6 +53,50 @@ class SharedThreadingSystemTest
         }
     }
 
+    /**
+     * After B's restart A replays va's whole dirty cache to it (A's destage is held off, so that is about 5,700 pages,
+     * 22 MiB) through the link's 16 MiB outbound queue. The replay runs on A's I/O thread, which also runs the link that
+     * drains that queue: it must drive the link while it waits for room, or it waits out the resync's timeout with NBD
+     * and the link stalled, and va never returns to WB.
+     */
+    @Test
+    void aResyncLargerThanTheLinkQueueReturnsToWb() throws Exception
+    {
+        final long volumeBytes = 32L << 20;
+        try (ControllerPair pair = sharedPair())
+        {
+            for (final ControllerNode node : pair.nodes())
+            {
+                node.context().nvmeSizeBytes(256L << 20); // a quarter per volume: twice va, so its writes never wait
+            }
+            pair.a().context().testDestagePaused(true);
+            final Scenario scenario = Scenario.on(pair.start());
+            scenario.awaitPeerState(pair.a(), "up");
+            scenario.createVolume(pair.a(), "va", volumeBytes);
+            scenario.awaitRunningMode(pair.a(), "va", "wb");
+            final Ledger ledger = new Ledger("va", volumeBytes, Seeds.seed("shared-resyncLargerThanTheLinkQueue"));
+            try (LedgerWriter load = scenario.writeThrough(ledger, 32, pair.a()))
+            {
+                pair.b().kill();
+                scenario.note("B killed");
+                scenario.awaitRunningMode(pair.a(), "va", "1wb");
+                scenario.progress(10_000, load);
+                scenario.stopCleanly(load);
+            }
+            pair.b().restart();
+            scenario.note("B up again");
+            scenario.awaitPeerState(pair.a(), "up");
+            scenario.awaitRunningMode(pair.a(), "va", "wb");
+            scenario.note("va back in WB");
+            try (LedgerWriter load = scenario.writeThrough(ledger, 32, pair.a(), pair.b()))
+            {
+                scenario.progress(1_000, load);
+                scenario.stopCleanly(load);
+            }
+            scenario.verifyFrom(ledger, pair.a(), pair.b());
+        }
+    }
+
     private ControllerPair sharedPair()
     {
         final ControllerPair pair = ControllerPair.create(dir.resolve("array"));
