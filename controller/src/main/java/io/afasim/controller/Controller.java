@@ -34,7 +34,6 @@ import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.BusySpinIdleStrategy;
-import org.agrona.concurrent.DynamicCompositeAgent;
 import org.agrona.concurrent.SleepingIdleStrategy;
 import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.NanoClock;
@@ -69,19 +68,14 @@ public final class Controller implements AutoCloseable
     });
     private final Map<String, VolumeAgent> volumesByName = new ConcurrentHashMap<>();
     private final Map<VolumeAgent, AgentRunner> runners = new ConcurrentHashMap<>();
-    /** Shared threading: each volume agent as the I/O thread runs it ({@link #isolated}). */
-    private final Map<VolumeAgent, Agent> hosted = new ConcurrentHashMap<>();
     private final Map<String, VolumeAgent> movingOut = new ConcurrentHashMap<>();
     private final AtomicLong errorCount = new AtomicLong();
     /** The inter-controller link ({@link PeerLink#NONE} when this controller runs alone). */
     private final PeerLink link;
     private final LinkBridge bridge;
-    /** The link thread; with shared threading, the I/O thread (link, NBD and volume agents). */
     private AgentRunner linkRunner;
-    /** Shared threading: the agents of the I/O thread (link, NBD server, volume agents); null when dedicated. */
-    private DynamicCompositeAgent ioAgents;
-    /** Shared threading: where the I/O thread waits (the link's, or its own when the controller runs alone). */
-    private LinkWakeup ioWakeup;
+    /** Shared threading: the thread that runs the link, NBD and the volume agents; null when dedicated. */
+    private IoThread ioThread;
     /** Shared threading: the link agent the I/O thread runs (null without a peer). */
     private Agent ioLinkAgent;
     /** Link thread: the acked ticket last seen (a change wakes the agents waiting for the peer). */
@@ -294,8 +288,9 @@ public final class Controller implements AutoCloseable
         {
             if (ctx.sharedThreading())
             {
-                ioWakeup = new LinkWakeup(); // no link: the selector NBD shares, and the bell the agents ring
-                startIoThread(null, ioIdleStrategy(null));
+                final LinkWakeup wakeup = new LinkWakeup(); // no link: the selector NBD shares, the bell agents ring
+                ioThread = new IoThread(ctx.node(), null, ioIdleStrategy(wakeup, null), wakeup, errorHandler, clock,
+                    ADMIN_WAIT_MS);
             }
             return;
         }
@@ -337,9 +332,9 @@ public final class Controller implements AutoCloseable
         bridge.doorbell(linkItself.wakeup()); // a thread that queues a message for the peer wakes the link thread
         if (ctx.sharedThreading())
         {
-            ioWakeup = linkItself.wakeup();
             ioLinkAgent = linkAgent;
-            startIoThread(linkAgent, ioIdleStrategy(linkItself));
+            ioThread = new IoThread(ctx.node(), linkAgent, ioIdleStrategy(linkItself.wakeup(), linkItself),
+                linkItself.wakeup(), errorHandler, clock, ADMIN_WAIT_MS);
             return;
         }
         linkRunner = new AgentRunner(linkIdleStrategy(linkItself), errorHandler, null, linkAgent);
@@ -347,11 +342,11 @@ public final class Controller implements AutoCloseable
     }
 
     /**
-     * Shared threading: the I/O thread waits on {@link #ioWakeup} (NBD sockets, link sockets, rings) whatever the
+     * Shared threading: the I/O thread waits on {@code wakeup} (NBD sockets, link sockets, rings) whatever the
      * configured strategy, but spin: backoff as the link thread's (yields while the link converses), sleep as a
      * fixed wait that a socket or a ring still ends.
      */
-    private IdleStrategy ioIdleStrategy(final Link linkOrNull)
+    private IdleStrategy ioIdleStrategy(final LinkWakeup wakeup, final Link linkOrNull)
     {
         final long parkNs = linkOrNull != null ? ctx.linkParkNsMax() : ctx.idleParkNsMax();
         switch (ctx.idleStrategy())
@@ -359,9 +354,9 @@ public final class Controller implements AutoCloseable
             case "spin":
                 return new BusySpinIdleStrategy();
             case "sleep":
-                return new DoorbellIdleStrategy(ioWakeup::park, 0, 0, parkNs, parkNs);
+                return new DoorbellIdleStrategy(wakeup::park, 0, 0, parkNs, parkNs);
             default:
-                final IdleStrategy backoff = new DoorbellIdleStrategy(ioWakeup::park, 10, 0, 1_000, parkNs);
+                final IdleStrategy backoff = new DoorbellIdleStrategy(wakeup::park, 10, 0, 1_000, parkNs);
                 return linkOrNull == null ? backoff :
                     new ConversationIdleStrategy(() -> linkOrNull.isConversing(clock.nanoTime()), backoff);
         }
@@ -389,28 +384,18 @@ public final class Controller implements AutoCloseable
         }
     }
 
-    /** Shared threading: the I/O thread, with the link agent (null: none) first in its duty cycle. */
-    private void startIoThread(final Agent linkAgent, final IdleStrategy idle)
-    {
-        final String name = "io-" + ctx.node();
-        ioAgents = linkAgent == null ? new DynamicCompositeAgent(name) :
-            new DynamicCompositeAgent(name, isolated(linkAgent));
-        linkRunner = new AgentRunner(idle, errorHandler, null, ioAgents);
-        AgentRunner.startOnThread(linkRunner);
-    }
-
     /** The NBD server: on its own network thread, or hosted by the I/O thread with shared threading. */
     private void startNbd() throws IOException
     {
         final NbdServer.Context nbdCtx = new NbdServer.Context().host(ctx.bindAddress()).port(ctx.nbdPort());
-        if (ioAgents == null)
+        if (ioThread == null)
         {
             nbd = NbdServer.start(backend, nbdCtx);
             return;
         }
-        nbd = NbdServer.start(backend, nbdCtx.hostedOn(ioWakeup.selector(), ioWakeup));
+        nbd = NbdServer.start(backend, nbdCtx.hostedOn(ioThread.wakeup().selector(), ioThread.wakeup()));
         final NbdServer server = nbd;
-        addIoAgent(new Agent()
+        ioThread.add(new Agent()
         {
             @Override
             public int doWork()
@@ -430,118 +415,6 @@ public final class Controller implements AutoCloseable
                 return "nbd-" + ctx.node();
             }
         });
-    }
-
-    /**
-     * Shared threading: {@code agent} as the I/O thread runs it. A failure of its duty cycle is reported (and
-     * counted) like one on a thread of its own, and does not cut short the duty cycle of the agents after it: one
-     * volume's bug must not stall the other volumes, the NBD server or the link.
-     */
-    private Agent isolated(final Agent agent)
-    {
-        return new Agent()
-        {
-            /** An Error ended it: as its own thread would have died, it no longer runs (the others do). */
-            private boolean dead;
-
-            @Override
-            public void onStart()
-            {
-                agent.onStart();
-            }
-
-            @Override
-            public int doWork()
-            {
-                if (dead)
-                {
-                    return 0;
-                }
-                try
-                {
-                    return agent.doWork();
-                }
-                catch (final org.agrona.concurrent.AgentTerminationException ex)
-                {
-                    throw ex;
-                }
-                catch (final Exception ex)
-                {
-                    errorHandler.onError(ex);
-                    return 0;
-                }
-                catch (final Error error)
-                {
-                    dead = true;
-                    errorHandler.onError(new IllegalStateException(agent.roleName() + " stopped on an error", error));
-                    return 0;
-                }
-            }
-
-            @Override
-            public void onClose()
-            {
-                agent.onClose();
-            }
-
-            @Override
-            public String roleName()
-            {
-                return agent.roleName();
-            }
-        };
-    }
-
-    /** Shared threading: adds an agent to the I/O thread and waits (bounded) until it runs there. */
-    private void addIoAgent(final Agent agent)
-    {
-        requireOffIoThread();
-        final long deadlineNs = clock.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ADMIN_WAIT_MS);
-        while (ioAgents.status() == DynamicCompositeAgent.Status.INIT) // the thread is starting
-        {
-            awaitIoThread(deadlineNs, "start");
-        }
-        while (!ioAgents.tryAdd(agent))
-        {
-            awaitIoThread(deadlineNs, "add " + agent.roleName());
-        }
-        while (!ioAgents.hasAddAgentCompleted())
-        {
-            awaitIoThread(deadlineNs, "add " + agent.roleName());
-        }
-    }
-
-    /** Shared threading: removes an agent from the I/O thread and waits (bounded) until it no longer runs there. */
-    private void removeIoAgent(final Agent agent)
-    {
-        requireOffIoThread();
-        final long deadlineNs = clock.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ADMIN_WAIT_MS);
-        while (!ioAgents.tryRemove(agent))
-        {
-            awaitIoThread(deadlineNs, "remove " + agent.roleName());
-        }
-        while (!ioAgents.hasRemoveAgentCompleted())
-        {
-            awaitIoThread(deadlineNs, "remove " + agent.roleName());
-        }
-    }
-
-    private void awaitIoThread(final long deadlineNs, final String what)
-    {
-        if (clock.nanoTime() - deadlineNs >= 0)
-        {
-            throw new IllegalStateException("the I/O thread did not " + what + " within " + ADMIN_WAIT_MS + " ms");
-        }
-        ioWakeup.ring(); // its duty cycle adds or removes the agent
-        LockSupport.parkNanos(50_000);
-    }
-
-    private void requireOffIoThread()
-    {
-        if (linkRunner != null && linkRunner.thread() == Thread.currentThread())
-        {
-            throw new IllegalStateException("an agent of the I/O thread cannot be added or removed from it");
-        }
     }
 
     static Path nvmePath(final ControllerContext ctx, final UUID arrayId)
@@ -810,13 +683,11 @@ public final class Controller implements AutoCloseable
 
     private void startAgent(final VolumeAgent agent)
     {
-        if (ioAgents != null)
+        if (ioThread != null)
         {
-            agent.doorbell().hostedBy(ioWakeup);
+            agent.doorbell().hostedBy(ioThread.wakeup());
             agent.whileLinkFull(this::runLinkDuty);
-            final Agent isolated = isolated(agent);
-            hosted.put(agent, isolated);
-            addIoAgent(isolated);
+            ioThread.add(agent);
             return;
         }
         final IdleStrategy idle = idleStrategy(agent.doorbell());
@@ -831,13 +702,9 @@ public final class Controller implements AutoCloseable
     /** Its thread stops (dedicated), or the I/O thread no longer runs it (shared). */
     private void stopRunning(final VolumeAgent agent)
     {
-        if (ioAgents != null)
+        if (ioThread != null)
         {
-            final Agent isolated = hosted.remove(agent);
-            if (isolated != null)
-            {
-                removeIoAgent(isolated);
-            }
+            ioThread.remove(agent);
             return;
         }
         CloseHelper.close(runners.remove(agent));
@@ -1262,9 +1129,10 @@ public final class Controller implements AutoCloseable
         CloseHelper.quietClose(clusterRunner);
         CloseHelper.quietClose(quorum);
         CloseHelper.quietClose(linkRunner);
-        if (bridge == null)
+        CloseHelper.quietClose(ioThread);
+        if (bridge == null && ioThread != null)
         {
-            CloseHelper.quietClose(ioWakeup); // its own, with shared threading
+            CloseHelper.quietClose(ioThread.wakeup()); // its own, without a link
         }
         if (bridge != null)
         {
