@@ -230,6 +230,7 @@ final class AdminServer implements AutoCloseable
             "checkpoints", Long.toString(checkpoints),
             "errors", Long.toString(controller.errorCount()),
             "tasks", controller.cluster().isStopped() ? "stopped" : "up",
+            "threading", controller.context().threading(),
             "peer", controller.context().controllers() == 1 ? "-" : controller.context().peerNode(),
             "peerState", controller.membership().state().name().toLowerCase(java.util.Locale.ROOT),
             "peerDiskBeatAgeMs", Long.toString(controller.membership().lastPeerBeatAgeMs()),

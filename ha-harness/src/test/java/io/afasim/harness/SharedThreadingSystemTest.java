@@ -1,5 +1,6 @@
 package io.afasim.harness;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -105,9 +106,13 @@ class SharedThreadingSystemTest
         return pair;
     }
 
-    /** What jstack shows of a shared controller: its I/O thread, and no NBD, link or volume thread of their own. */
-    private static void assertRunsShared(final ControllerNode node)
+    /**
+     * What a shared controller reports ({@code afactl status}: threading=shared) and what jstack shows of it: its I/O
+     * thread, and no NBD, link or volume thread of their own.
+     */
+    private static void assertRunsShared(final ControllerNode node) throws java.io.IOException
     {
+        assertEquals("shared", node.status().get("threading"), () -> "afactl status of " + node.name());
         final String dump = node.threadDump();
         assertTrue(dump.contains("\"io-" + node.name() + "\""), () -> "no I/O thread in " + node.name() + ":\n" + dump);
         assertFalse(dump.contains("\"afasim-nbd\""), () -> "an NBD thread of its own in " + node.name() + ":\n" + dump);
