@@ -14,6 +14,7 @@ import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
@@ -21,7 +22,8 @@ import java.util.function.Consumer;
 /**
  * NBD server: one network thread (this agent) owns a {@link Selector}, the listening socket and every
  * {@link NbdConnection}. Hosted ({@link Context#hostedOn}), it has no thread of its own: the controller's shared
- * I/O thread runs {@link #hostedDoWork()} among its other agents and waits on the selector it shares with us. Backend threads hand completed requests back through a bounded MPSC queue
+ * I/O thread runs {@link #hostedDoWork()} among its other agents and waits on the selector it shares with us.
+ * Backend threads hand completed requests back through a bounded MPSC queue
  * ({@link ManyToOneConcurrentArrayQueue}, capacity = every request slot of every connection, so an offer never
  * fails) and wake the selector at most once per drain. One thread is enough for NBD framing on this 2-core box:
  * it only parses headers, copies small payloads and issues gathering writes; the backend does the storage work
@@ -312,7 +314,7 @@ public final class NbdServer implements AutoCloseable {
     /** Keys of ours handled by the last select (hosted: the shared selector also holds the host's). */
     private int keysHandled;
     private final boolean hosted;
-    private final java.util.concurrent.CountDownLatch hostedClosed = new java.util.concurrent.CountDownLatch(1);
+    private final CountDownLatch hostedClosed = new CountDownLatch(1);
     private volatile boolean closed;
     private volatile boolean closeRequested;
     private boolean draining;
@@ -473,7 +475,8 @@ public final class NbdServer implements AutoCloseable {
         }
         ctx.hostWakeup().run(); // a host that has not run our duty cycle yet will: it drains and closes then
         try {
-            if (!hostedClosed.await(TimeUnit.NANOSECONDS.toMillis(ctx.closeTimeoutNs()) + 5_000, TimeUnit.MILLISECONDS)) {
+            final long waitMs = TimeUnit.NANOSECONDS.toMillis(ctx.closeTimeoutNs()) + 5_000;
+            if (!hostedClosed.await(waitMs, TimeUnit.MILLISECONDS)) {
                 ctx.errorHandler().onError(new IllegalStateException("NBD server did not stop on its host thread"));
             }
         } catch (final InterruptedException ex) {

@@ -56,9 +56,9 @@ class SharedThreadingSystemTest
 
     /**
      * After B's restart A replays va's whole dirty cache to it (A's destage is held off, so that is about 5,700 pages,
-     * 22 MiB) through the link's 16 MiB outbound queue. The replay runs on A's I/O thread, which also runs the link that
-     * drains that queue: it must drive the link while it waits for room, or it waits out the resync's timeout with NBD
-     * and the link stalled, and va never returns to WB.
+     * 22 MiB) through the link's 16 MiB outbound queue. The replay runs on A's I/O thread, which also runs the link
+     * that drains that queue: it must drive the link while it waits for room, or it waits out the resync's timeout
+     * with NBD and the link stalled, and va never returns to WB.
      */
     @Test
     void aResyncLargerThanTheLinkQueueReturnsToWb() throws Exception
@@ -116,7 +116,8 @@ class SharedThreadingSystemTest
         final String dump = node.threadDump();
         assertTrue(dump.contains("\"io-" + node.name() + "\""), () -> "no I/O thread in " + node.name() + ":\n" + dump);
         assertFalse(dump.contains("\"afasim-nbd\""), () -> "an NBD thread of its own in " + node.name() + ":\n" + dump);
-        assertFalse(dump.contains("\"link-" + node.name() + "\""), () -> "a link thread in " + node.name() + ":\n" + dump);
+        assertFalse(dump.contains("\"link-" + node.name() + "\""),
+            () -> "a link thread in " + node.name() + ":\n" + dump);
         assertFalse(dump.contains("\"volume-"), () -> "a volume thread in " + node.name() + ":\n" + dump);
     }
 }
