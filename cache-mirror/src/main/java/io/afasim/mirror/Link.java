@@ -412,20 +412,26 @@ public final class Link implements AutoCloseable
         return ctx;
     }
 
+    /** The fault injected: {@code partition}, {@code deaf} or {@code none}. Any thread. */
+    public String fault()
+    {
+        return partitioned ? "partition" : deaf ? "deaf" : "none";
+    }
+
     /**
-     * Test seam (fault injection): while partitioned the link neither polls nor sends anything, as if the
-     * network between the controllers were cut; the driver still runs. Any thread.
+     * Fault injection ({@code afactl fault link partition}): while partitioned the link neither polls nor sends
+     * anything, as if the network between the controllers were cut; the driver still runs. Any thread.
      */
-    void partitioned(final boolean partitioned)
+    public void partitioned(final boolean partitioned)
     {
         this.partitioned = partitioned;
     }
 
     /**
-     * Test seam (fault injection): while deaf the link sends as usual but polls nothing (a one-way loss: the
-     * peer keeps hearing this side, this side hears nothing). Any thread.
+     * Fault injection ({@code afactl fault link deaf}): while deaf the link sends as usual but polls nothing (a
+     * one-way loss: the peer keeps hearing this side, this side hears nothing). Any thread.
      */
-    void deaf(final boolean deaf)
+    public void deaf(final boolean deaf)
     {
         this.deaf = deaf;
     }

@@ -21,7 +21,8 @@ public enum AdminCommand
     STATS("stats", List.of(), List.of("volume")),
     TASK_LIST("task.list", List.of(), List.of()),
     TASK_SHOW("task.show", List.of("id"), List.of()),
-    TRACE("trace", List.of(), List.of("volume", "task"));
+    TRACE("trace", List.of(), List.of("volume", "task")),
+    FAULT_LINK("fault.link", List.of("fault"), List.of());
 
     private static final AdminCommand[] VALUES = values();
 

@@ -69,6 +69,8 @@ public final class AdminProtocol
 
     public static final List<String> MODES = List.of("wt", "1wb", "wb");
     public static final List<String> NODES = List.of("A", "B");
+    /** {@code afactl fault link MODE}: cut both ways, cut what this controller hears, or end the fault. */
+    public static final List<String> LINK_FAULTS = List.of("partition", "deaf", "heal");
 
     private static final String OK = "ok";
     private static final String ERROR = "error";

@@ -195,6 +195,9 @@ final class AdminServer implements AutoCloseable
                     cluster -> TaskRecords.trace(cluster, controller, request.arg("volume"), request.arg("task")),
                     Controller.ADMIN_WAIT_MS);
 
+            case FAULT_LINK:
+                return controller.injectLinkFault(request.arg("fault"));
+
             default:
                 return AdminResponse.error("unknown command " + request.command().wireName());
         }
@@ -236,6 +239,7 @@ final class AdminServer implements AutoCloseable
             "peerDiskBeatAgeMs", Long.toString(controller.membership().lastPeerBeatAgeMs()),
             "link", controller.link().isUp() ? "up" : "down",
             "linkEpoch", Long.toString(controller.link().epoch()),
+            "linkFault", controller.linkFault(),
             "adminProtocol", Integer.toString(AdminProtocol.VERSION)));
         if (controller.context().controllers() == 2)
         {

@@ -40,7 +40,8 @@ import picocli.CommandLine.TypeConversionException;
         Afactl.Volume.class,
         Afactl.Stats.class,
         Afactl.Task.class,
-        Afactl.Trace.class})
+        Afactl.Trace.class,
+        Afactl.Fault.class})
 public final class Afactl implements Callable<Integer>
 {
     public static final int EXIT_OK = 0;
@@ -471,6 +472,54 @@ public final class Afactl implements Callable<Integer>
         public Integer call()
         {
             return root(spec).send("task " + id, AdminRequest.of(AdminCommand.TASK_SHOW, "id", id));
+        }
+    }
+
+    /** Link faults: partition, deaf, heal. */
+    static final class LinkFaultConverter implements ITypeConverter<String>
+    {
+        @Override
+        public String convert(final String value)
+        {
+            if (!AdminProtocol.LINK_FAULTS.contains(value))
+            {
+                throw new TypeConversionException("'" + value + "' is not a link fault (partition, deaf, heal)");
+            }
+            return value;
+        }
+    }
+
+    @Command(name = "fault", mixinStandardHelpOptions = true, description = "Inject faults into this controller.",
+        subcommands = {FaultLink.class})
+    static final class Fault implements Callable<Integer>
+    {
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call()
+        {
+            throw new ParameterException(spec.commandLine(), "missing subcommand (link)");
+        }
+    }
+
+    @Command(name = "link", mixinStandardHelpOptions = true,
+        description = {"Cut this controller's link to its peer (the disk heartbeat goes on):",
+            "partition: it sends and hears nothing; deaf: it sends but hears nothing (one-way loss);",
+            "heal: the link works again (a new epoch, then the mirrors resynchronise)."})
+    static final class FaultLink implements Callable<Integer>
+    {
+        @Spec
+        CommandSpec spec;
+
+        @Parameters(index = "0", paramLabel = "partition|deaf|heal", converter = LinkFaultConverter.class,
+            description = "The fault, or heal.")
+        String mode;
+
+        @Override
+        public Integer call()
+        {
+            return root(spec).send("fault link", AdminRequest.of(AdminCommand.FAULT_LINK, "fault", mode));
         }
     }
 

@@ -699,6 +699,34 @@ public final class Controller implements AutoCloseable
         AgentRunner.startOnThread(runner);
     }
 
+    /**
+     * Fault injection ({@code afactl fault link MODE}): {@code partition} cuts the link both ways (this side sends
+     * nothing and hears nothing, so the peer hears nothing either), {@code deaf} cuts what this side hears (a one-way
+     * loss), {@code heal} ends either. The disk heartbeat goes on, so each side sees its peer SUSPECT, not DOWN.
+     */
+    AdminResponse injectLinkFault(final String mode)
+    {
+        if (bridge == null)
+        {
+            return AdminResponse.error("refused: controller " + ctx.node() + " runs alone (no link to cut)");
+        }
+        if (!AdminProtocol.LINK_FAULTS.contains(mode))
+        {
+            return AdminResponse.error("refused: a link fault is partition, deaf or heal, not " + mode);
+        }
+        final Link linkItself = bridge.link();
+        linkItself.partitioned("partition".equals(mode));
+        linkItself.deaf("deaf".equals(mode));
+        System.out.println("[afasim] controller " + ctx.node() + ": link fault " + linkItself.fault() + " (afactl)");
+        return AdminResponse.ok("link fault of controller " + ctx.node() + ": " + linkItself.fault(), List.of());
+    }
+
+    /** The link fault injected ({@link #injectLinkFault}): partition, deaf, none, or - without a link. */
+    String linkFault()
+    {
+        return bridge == null ? "-" : bridge.link().fault();
+    }
+
     /** Its thread stops (dedicated), or the I/O thread no longer runs it (shared). */
     private void stopRunning(final VolumeAgent agent)
     {

@@ -400,6 +400,15 @@ class ControllerSystemTest
         result = controller.afactl("volume", "create", "twice", "--size", "8M");
         assertEquals(Afactl.EXIT_REFUSED, result.exitCode());
         assertTrue(result.err().contains("exists"), result.err());
+
+        result = controller.afactl("fault", "link", "sideways");
+        assertEquals(Afactl.EXIT_USAGE, result.exitCode());
+        assertTrue(result.err().contains("is not a link fault (partition, deaf, heal)"), result.err());
+
+        result = controller.afactl("fault", "link", "partition"); // a controller alone has no link to cut
+        assertEquals(Afactl.EXIT_REFUSED, result.exitCode());
+        assertTrue(result.err().contains("runs alone (no link to cut)"), result.err());
+        assertEquals(1, result.err().trim().split("\n").length, result.err());
     }
 
     @Test

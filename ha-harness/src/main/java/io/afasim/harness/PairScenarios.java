@@ -326,6 +326,50 @@ public final class PairScenarios
         scenario.verifyFrom(ledger, pair.a());
     }
 
+    /**
+     * A link fault under load ({@code afactl fault link FAULT} on A; {@code partition}: A sends and hears nothing,
+     * {@code deaf}: A sends but hears nothing). {@code va} (A) and {@code vb} (B), both {@code wb}, are written
+     * through their owners. The disk heartbeat goes on, so each side reports its peer {@code suspect}, not down, and
+     * runs its own volume in {@code 1wb}; writes go on being acknowledged on both sides with no host error. After
+     * {@code afactl fault link heal} both report the peer {@code up} and run {@code wb} again (a new epoch and a
+     * resync); more writes, then every acknowledged write of both volumes reads back through A and through B.
+     */
+    public static void linkFaultUnderLoad(final ControllerPair pair, final long seed, final String fault)
+        throws IOException
+    {
+        final Scenario scenario = startLinked(pair);
+        scenario.createVolume(pair.a(), "va", VOLUME_BYTES);
+        scenario.createVolume(pair.b(), "vb", VOLUME_BYTES);
+        scenario.awaitRunningMode(pair.a(), "va", "wb");
+        scenario.awaitRunningMode(pair.b(), "vb", "wb");
+        final Ledger ledgerA = new Ledger("va", VOLUME_BYTES, seed);
+        final Ledger ledgerB = new Ledger("vb", VOLUME_BYTES, seed + 1);
+        try (LedgerWriter loadA = scenario.writeThrough(ledgerA, QUEUE_DEPTH, pair.a());
+             LedgerWriter loadB = scenario.writeThrough(ledgerB, QUEUE_DEPTH, pair.b()))
+        {
+            scenario.progress(ACKS_PER_PHASE, loadA, loadB);
+            scenario.afactlOk(pair.a(), "fault", "link", fault);
+            scenario.note("A's link: " + fault);
+            scenario.awaitPeerState(pair.a(), "suspect");
+            scenario.awaitPeerState(pair.b(), "suspect");
+            scenario.awaitRunningMode(pair.a(), "va", "1wb");
+            scenario.awaitRunningMode(pair.b(), "vb", "1wb");
+            scenario.note("both sides run their volume 1wb");
+            scenario.progress(ACKS_PER_PHASE, loadA, loadB);
+            scenario.afactlOk(pair.a(), "fault", "link", "heal");
+            scenario.note("A's link healed");
+            scenario.awaitPeerState(pair.a(), "up");
+            scenario.awaitPeerState(pair.b(), "up");
+            scenario.awaitRunningMode(pair.a(), "va", "wb");
+            scenario.awaitRunningMode(pair.b(), "vb", "wb");
+            scenario.note("both volumes back in WB");
+            scenario.progress(ACKS_PER_PHASE, loadA, loadB);
+            scenario.stopCleanly(loadA, loadB);
+        }
+        scenario.verifyFrom(ledgerA, pair.a(), pair.b());
+        scenario.verifyFrom(ledgerB, pair.a(), pair.b());
+    }
+
     /** Starts both controllers and waits until each sees the other (link and disk heartbeat). */
     private static Scenario startLinked(final ControllerPair pair)
     {
