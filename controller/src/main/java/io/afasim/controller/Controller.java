@@ -100,7 +100,7 @@ public final class Controller implements AutoCloseable
     private ClusterAgent cluster;
     private AgentRunner clusterRunner;
     private VolumeTasks tasks;
-    private NbdServer nbd;
+    private volatile NbdServer nbd;
     private AdminServer admin;
     private final long startedMs = System.currentTimeMillis();
     /** This process's identity in the quorum area and on the link (a restarted controller is a new instance). */
@@ -687,6 +687,7 @@ public final class Controller implements AutoCloseable
         {
             agent.doorbell().hostedBy(ioThread.wakeup());
             agent.whileLinkFull(this::runLinkDuty);
+            agent.beforeBlocking(this::flushHostedNbd);
             ioThread.add(agent);
             return;
         }
@@ -725,6 +726,16 @@ public final class Controller implements AutoCloseable
     String linkFault()
     {
         return bridge == null ? "-" : bridge.link().fault();
+    }
+
+    /** Shared threading, on the I/O thread: the NBD replies completed so far go out now (once NBD has started). */
+    private void flushHostedNbd()
+    {
+        final NbdServer server = nbd;
+        if (server != null)
+        {
+            server.hostedFlush();
+        }
     }
 
     /** Its thread stops (dedicated), or the I/O thread no longer runs it (shared). */

@@ -463,6 +463,20 @@ public final class NbdServer implements AutoCloseable {
         return Math.max(work, 0);
     }
 
+    /**
+     * Hosted mode, on the host thread between its other agents: answers the requests completed so far (drains the
+     * completion queue, one gathering write per connection), so that hosts are not kept waiting while the host
+     * thread blocks (a volume agent's commit-time fdatasync). Returns the completions answered.
+     */
+    public int hostedFlush() {
+        if (closed || thread != Thread.currentThread()) {
+            return 0;
+        }
+        final int work = completions.drain(completionDrainer, ctx.completionsPerWorkMax());
+        runFlushes();
+        return work;
+    }
+
     /** Hosted: waits for the host thread to drain and close (bounded); without a running host, closes here. */
     private void awaitHostedClose() {
         final Thread host = thread;

@@ -101,6 +101,8 @@ final class VolumeAgent implements Agent
     private final Doorbell doorbell = new Doorbell();
     /** What a resync does while the link's outbound queue is full ({@link #whileLinkFull}). */
     private Runnable linkFullWait = Thread::yield;
+    /** Run before the duty cycle's cleaning and destage, which may block in drive I/O ({@link #beforeBlocking}). */
+    private Runnable beforeBlocking = () -> { };
     private final Layer[] layers = new Layer[LayerId.TOP_DOWN.length];
     private final Layer forwarding;
     private final Layer volumeLayer;
@@ -342,6 +344,10 @@ final class VolumeAgent implements Agent
         work += redriveRetries();
         work += redriveBlocked();
         work += requests.drain(requestHandler, REQUESTS_PER_DO_WORK_MAX);
+        if (work > 0)
+        {
+            beforeBlocking.run(); // shared threading: the hosts get their answers before this cycle's commit I/O
+        }
         work += clean();
         work += destage();
         work += handOff();
@@ -619,6 +625,16 @@ final class VolumeAgent implements Agent
     void whileLinkFull(final Runnable wait)
     {
         linkFullWait = wait;
+    }
+
+    /**
+     * Before it starts: what to run after each duty cycle's completions and requests, before its cleaning and destage
+     * (which may block in pwrite and fdatasync). With shared threading, the hosted NBD server's
+     * {@link NbdServer#hostedFlush()}: replies already complete go out before the thread blocks.
+     */
+    void beforeBlocking(final Runnable hook)
+    {
+        beforeBlocking = hook;
     }
 
     /** Sends, waiting out QUEUE_FULL (the link drains the queue) until the deadline; fails on a link down. */
