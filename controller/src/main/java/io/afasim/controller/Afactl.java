@@ -3,6 +3,7 @@ package io.afasim.controller;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
@@ -198,31 +199,54 @@ public final class Afactl implements Callable<Integer>
         }
     }
 
-    /** Write modes: wt, 1wb, wb. */
-    static final class ModeConverter implements ITypeConverter<String>
+    /** A value that must be one of {@code choices}; a wrong one is named with {@code what} and the choices. */
+    abstract static class ChoiceConverter implements ITypeConverter<String>
     {
+        private final List<String> choices;
+        private final String what;
+
+        ChoiceConverter(final List<String> choices, final String what)
+        {
+            this.choices = choices;
+            this.what = what;
+        }
+
         @Override
         public String convert(final String value)
         {
-            if (!AdminProtocol.MODES.contains(value))
+            if (!choices.contains(value))
             {
-                throw new TypeConversionException("'" + value + "' is not a write mode (wt, 1wb, wb)");
+                throw new TypeConversionException(
+                    "'" + value + "' is not " + what + " (" + String.join(", ", choices) + ")");
             }
             return value;
         }
     }
 
-    /** Controller nodes: A, B. */
-    static final class NodeConverter implements ITypeConverter<String>
+    /** Write modes: wt, 1wb, wb. */
+    static final class ModeConverter extends ChoiceConverter
     {
-        @Override
-        public String convert(final String value)
+        ModeConverter()
         {
-            if (!AdminProtocol.NODES.contains(value))
-            {
-                throw new TypeConversionException("'" + value + "' is not a controller (A, B)");
-            }
-            return value;
+            super(AdminProtocol.MODES, "a write mode");
+        }
+    }
+
+    /** Controller nodes: A, B. */
+    static final class NodeConverter extends ChoiceConverter
+    {
+        NodeConverter()
+        {
+            super(AdminProtocol.NODES, "a controller");
+        }
+    }
+
+    /** Link faults: partition, deaf, heal. */
+    static final class LinkFaultConverter extends ChoiceConverter
+    {
+        LinkFaultConverter()
+        {
+            super(AdminProtocol.LINK_FAULTS, "a link fault");
         }
     }
 
@@ -472,20 +496,6 @@ public final class Afactl implements Callable<Integer>
         public Integer call()
         {
             return root(spec).send("task " + id, AdminRequest.of(AdminCommand.TASK_SHOW, "id", id));
-        }
-    }
-
-    /** Link faults: partition, deaf, heal. */
-    static final class LinkFaultConverter implements ITypeConverter<String>
-    {
-        @Override
-        public String convert(final String value)
-        {
-            if (!AdminProtocol.LINK_FAULTS.contains(value))
-            {
-                throw new TypeConversionException("'" + value + "' is not a link fault (partition, deaf, heal)");
-            }
-            return value;
         }
     }
 

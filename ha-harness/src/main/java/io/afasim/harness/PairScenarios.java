@@ -245,12 +245,8 @@ public final class PairScenarios
     public static PeerLoss peerKillUnderLoad(final ControllerPair pair, final long seed) throws IOException
     {
         final Scenario scenario = startLinked(pair);
-        scenario.createVolume(pair.a(), "va", VOLUME_BYTES);
-        scenario.createVolume(pair.b(), "vb", VOLUME_BYTES);
-        scenario.awaitRunningMode(pair.a(), "va", "wb");
-        scenario.awaitRunningMode(pair.b(), "vb", "wb");
-        final Ledger ledgerA = new Ledger("va", VOLUME_BYTES, seed);
-        final Ledger ledgerB = new Ledger("vb", VOLUME_BYTES, seed + 1);
+        final Ledger ledgerA = wbVolume(scenario, pair.a(), "va", seed);
+        final Ledger ledgerB = wbVolume(scenario, pair.b(), "vb", seed + 1);
         try (LedgerWriter loadA = scenario.writeThrough(ledgerA, QUEUE_DEPTH, pair.a(), pair.b());
              LedgerWriter loadB = scenario.writeThrough(ledgerB, QUEUE_DEPTH, pair.b()))
         {
@@ -284,11 +280,7 @@ public final class PairScenarios
             scenario.progress(ACKS_PER_PHASE / 3, loadA);
             pair.b().restart();
             scenario.note("B up again");
-            scenario.awaitPeerState(pair.a(), "up");
-            scenario.awaitPeerState(pair.b(), "up");
-            scenario.awaitRunningMode(pair.a(), "va", "wb");
-            scenario.awaitRunningMode(pair.b(), "vb", "wb");
-            scenario.note("both volumes back in WB");
+            awaitBothSides(scenario, pair, "up", "wb");
             scenario.progress(ACKS_PER_PHASE / 3, loadA);
             scenario.stopCleanly(loadA);
         }
@@ -338,36 +330,44 @@ public final class PairScenarios
         throws IOException
     {
         final Scenario scenario = startLinked(pair);
-        scenario.createVolume(pair.a(), "va", VOLUME_BYTES);
-        scenario.createVolume(pair.b(), "vb", VOLUME_BYTES);
-        scenario.awaitRunningMode(pair.a(), "va", "wb");
-        scenario.awaitRunningMode(pair.b(), "vb", "wb");
-        final Ledger ledgerA = new Ledger("va", VOLUME_BYTES, seed);
-        final Ledger ledgerB = new Ledger("vb", VOLUME_BYTES, seed + 1);
+        final Ledger ledgerA = wbVolume(scenario, pair.a(), "va", seed);
+        final Ledger ledgerB = wbVolume(scenario, pair.b(), "vb", seed + 1);
         try (LedgerWriter loadA = scenario.writeThrough(ledgerA, QUEUE_DEPTH, pair.a());
              LedgerWriter loadB = scenario.writeThrough(ledgerB, QUEUE_DEPTH, pair.b()))
         {
             scenario.progress(ACKS_PER_PHASE, loadA, loadB);
             scenario.afactlOk(pair.a(), "fault", "link", fault);
             scenario.note("A's link: " + fault);
-            scenario.awaitPeerState(pair.a(), "suspect");
-            scenario.awaitPeerState(pair.b(), "suspect");
-            scenario.awaitRunningMode(pair.a(), "va", "1wb");
-            scenario.awaitRunningMode(pair.b(), "vb", "1wb");
-            scenario.note("both sides run their volume 1wb");
+            awaitBothSides(scenario, pair, "suspect", "1wb");
             scenario.progress(ACKS_PER_PHASE, loadA, loadB);
             scenario.afactlOk(pair.a(), "fault", "link", "heal");
             scenario.note("A's link healed");
-            scenario.awaitPeerState(pair.a(), "up");
-            scenario.awaitPeerState(pair.b(), "up");
-            scenario.awaitRunningMode(pair.a(), "va", "wb");
-            scenario.awaitRunningMode(pair.b(), "vb", "wb");
-            scenario.note("both volumes back in WB");
+            awaitBothSides(scenario, pair, "up", "wb");
             scenario.progress(ACKS_PER_PHASE, loadA, loadB);
             scenario.stopCleanly(loadA, loadB);
         }
         scenario.verifyFrom(ledgerA, pair.a(), pair.b());
         scenario.verifyFrom(ledgerB, pair.a(), pair.b());
+    }
+
+    /** Waits until A and B both report the peer {@code peerState} and run their own volume (va, vb) {@code mode}. */
+    private static void awaitBothSides(
+        final Scenario scenario, final ControllerPair pair, final String peerState, final String mode)
+    {
+        scenario.awaitPeerState(pair.a(), peerState);
+        scenario.awaitPeerState(pair.b(), peerState);
+        scenario.awaitRunningMode(pair.a(), "va", mode);
+        scenario.awaitRunningMode(pair.b(), "vb", mode);
+        scenario.note("both report the peer " + peerState + " and run their volume " + mode);
+    }
+
+    /** Creates {@code volume} on its owner {@code owner} and waits until it runs WB; its ledger, seeded. */
+    private static Ledger wbVolume(
+        final Scenario scenario, final ControllerNode owner, final String volume, final long seed)
+    {
+        scenario.createVolume(owner, volume, VOLUME_BYTES);
+        scenario.awaitRunningMode(owner, volume, "wb");
+        return new Ledger(volume, VOLUME_BYTES, seed);
     }
 
     /** Starts both controllers and waits until each sees the other (link and disk heartbeat). */
