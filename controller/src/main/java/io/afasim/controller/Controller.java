@@ -688,6 +688,7 @@ public final class Controller implements AutoCloseable
             agent.doorbell().hostedBy(ioThread.wakeup());
             agent.whileLinkFull(this::runLinkDuty);
             agent.beforeBlocking(this::flushHostedNbd);
+            agent.syncBehind(true);
             ioThread.add(agent);
             return;
         }

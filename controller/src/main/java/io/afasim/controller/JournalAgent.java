@@ -193,9 +193,21 @@ final class JournalAgent implements Agent
         {
             return 0;
         }
-        // batches handed over before the volumes paused are covered by the image too
+        // The image covers every batch in flight: those handed over before the volumes paused, and those still
+        // waiting for their segment log sync. Syncing every log first finishes the syncs in flight, whose segment
+        // writer may hand a batch over until then; the batches still waiting are taken before the queue is drained,
+        // so none is handed over after the drain. A volume has one batch in flight at most, so they fit.
+        final int synced = store.syncLogs();
+        for (final VolumeAgent volume : volumes.get())
+        {
+            final RedoBatch syncing = volume.takeSyncingBatch();
+            if (syncing != null)
+            {
+                collect(syncing);
+            }
+        }
         batches.drain(collector, BATCHES_PER_COMMIT_MAX - pendingCount);
-        final int status = store.checkpoint(pending, pendingCount);
+        final int status = synced != IoStatus.OK ? synced : store.checkpoint(pending, pendingCount);
         checkpointCount++;
         if (status == IoStatus.OK)
         {

@@ -1,6 +1,7 @@
 package io.afasim.controller;
 
 import java.nio.ByteBuffer;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.function.LongSupplier;
 
@@ -8,6 +9,7 @@ import io.afasim.dedup.DedupVolume;
 import io.afasim.dedup.VolumeRedo;
 import io.afasim.journal.IoStatus;
 import io.afasim.journal.RedoBatch;
+import io.afasim.journal.SegmentLog;
 import io.afasim.mirror.CacheStatus;
 import io.afasim.mirror.DestageConsumer;
 import io.afasim.mirror.MirrorSink;
@@ -39,10 +41,12 @@ import org.agrona.concurrent.UnsafeBuffer;
  * per duty cycle, so requests are served between them): the oldest cached changes go through the dedup engine
  * into the segment log and the redo batch, forming an open commit group (the cache's batches applied since the
  * last hand-off). A group rides the same hand-off as WT writes, but only once it is worth a commit (see
- * {@link #isGroupDue}): each commit costs a segment log fdatasync on this thread and a journal fdatasync, and
- * acknowledgements wait behind the former. While one group is with the journal agent the next one grows. When a
- * group's batch is durable on the shelf its changes are freed from the cache, oldest batch first (a failed commit
- * fails them newest first, and they are destaged again later). Reads consult the cache first.
+ * {@link #isGroupDue}): each commit costs a segment log fdatasync and a journal fdatasync. On a shared I/O thread
+ * ({@link #syncBehind}) the segment log's sync runs on the segment writer's thread, which hands the batch to the
+ * journal agent itself, while this thread goes on serving. While one group is with the journal agent the next one
+ * grows. When a group's batch is durable on the shelf its changes are freed from the
+ * cache, oldest batch first (a failed commit fails them newest first, and they are destaged again later). Reads
+ * consult the cache first.
  *
  * <p>Quiesce: {@link #quiesce} closes the layer gates top down (new requests park, none fails),
  * waits until every layer's tracker is drained, runs the change on this thread, reopens bottom up and
@@ -150,6 +154,13 @@ final class VolumeAgent implements Agent
     private final UnsafeBuffer scratch = new UnsafeBuffer(ByteBuffer.allocateDirect(BLOCK_SIZE_BYTES));
     private RedoBatch spare;
     private RedoBatch inFlight;
+    /**
+     * {@link #inFlight} while it waits for its segment log sync before it goes to the journal. Whoever takes it from
+     * here hands it over: the segment writer's thread when the sync is done ({@link #onSegmentSyncDone}), this
+     * agent if that could not, or the journal agent's checkpoint ({@link #takeSyncingBatch}).
+     */
+    private final AtomicReference<RedoBatch> syncing = new AtomicReference<>();
+    private boolean syncBehind;
     private long inFlightSinceNs;
     private Quiesce quiesce;
     /** Being handed to the peer: quiesced, clean, gates kept closed ({@link #holdForMove}). */
@@ -193,6 +204,7 @@ final class VolumeAgent implements Agent
         this.spare = new RedoBatch(redoBatchBytes);
         spare.durableListener(doorbell); // the journal agent wakes this agent when a batch is durable
         redo.batch().durableListener(doorbell);
+        volume.segmentLog().syncListener(this::onSegmentSyncDone);
         for (final LayerId id : LayerId.TOP_DOWN)
         {
             layers[id.ordinal()] = new Layer(id);
@@ -339,6 +351,7 @@ final class VolumeAgent implements Agent
             return 0;
         }
         work += commands.drain(Runnable::run, COMMANDS_PER_DO_WORK_MAX);
+        work += offerSynced();
         work += checkDurable();
         work += checkMirrored();
         work += redriveRetries();
@@ -629,12 +642,24 @@ final class VolumeAgent implements Agent
 
     /**
      * Before it starts: what to run after each duty cycle's completions and requests, before its cleaning and destage
-     * (which may block in pwrite and fdatasync). With shared threading, the hosted NBD server's
+     * (which may still block: a segment's open and seal write its summary and fdatasync on this thread, and a
+     * full write-behind queue waits). With shared threading, the hosted NBD server's
      * {@link NbdServer#hostedFlush()}: replies already complete go out before the thread blocks.
      */
     void beforeBlocking(final Runnable hook)
     {
         beforeBlocking = hook;
+    }
+
+    /**
+     * Before it starts: sync destage group commits on the segment writer's thread rather than this one. For an agent
+     * on a shared I/O thread, where its fdatasync would also hold up NBD, the link and the other volumes. A dedicated
+     * agent blocked in fdatasync holds up nobody, and the writer's wake-up costs more than it saves there: 1WB and
+     * WB iodepth 32 were 5-10 % slower with it (docs/performance.md, session 6).
+     */
+    void syncBehind(final boolean behind)
+    {
+        syncBehind = behind;
     }
 
     /** Sends, waiting out QUEUE_FULL (the link drains the queue) until the deadline; fails on a link down. */
@@ -1155,8 +1180,10 @@ final class VolumeAgent implements Agent
     // ---------------------------------------------------------------- durability (WT)
 
     /**
-     * Hands the current redo batch to the journal agent when none is in flight and requests wait on it (WT writes,
-     * retries: never delayed), or the open commit group is due ({@link #isGroupDue}).
+     * Commits the current redo batch when none is in flight and requests wait on it (WT writes, retries: never
+     * delayed), or the open commit group is due ({@link #isGroupDue}): syncs the segment log (or starts its sync on
+     * the segment writer) and swaps the batch out; the batch goes to the journal agent once the sync is done
+     * ({@link #onSegmentSyncDone}, {@link #offerSynced}).
      */
     private int handOff()
     {
@@ -1165,21 +1192,22 @@ final class VolumeAgent implements Agent
         {
             return 0;
         }
-        final int synced = volume.segmentLog().sync();
-        if (synced != IoStatus.OK)
+        // hosts wait on a WT batch (and on retries): its sync runs here, where on the segment writer it would add
+        // that thread's wake-up to their latency; a destage group nobody waits on is synced behind when this
+        // thread is shared ({@link #syncBehind})
+        final boolean behind = syncBehind && awaitingNext.isEmpty() && retry.isEmpty();
+        final SegmentLog log = volume.segmentLog();
+        final int started = behind ? log.syncStart() : log.sync();
+        if (started != IoStatus.OK)
         {
-            fence("segment log sync failed: " + IoStatus.name(synced));
+            fence("segment log sync failed: " + IoStatus.name(started));
             return 1;
         }
         final RedoBatch batch = redo.swap(spare);
         spare = null;
         batch.durableLsn(0);
-        if (!journal.offer(batch))
-        {
-            spare = redo.swap(batch); // journal queue full: try again next duty cycle
-            return 0;
-        }
         inFlight = batch;
+        syncing.set(batch);
         inFlightSinceNs = nowNs;
         awaitingNext.moveAllTo(awaitingInFlight);
         commitWanted = false;
@@ -1191,7 +1219,75 @@ final class VolumeAgent implements Agent
             groupChangeCount = 0;
             groupCommitCount++;
         }
+        return 1 + offerSynced();
+    }
+
+    /**
+     * The segment writer's thread, when a sync of this volume's log is done: hands the batch waiting on it to the
+     * journal agent at once (waking this agent to do it would add its wake-up and the rest of its duty cycle to every
+     * commit). A failed sync, a stopped journal or a full journal queue leave the batch to {@link #offerSynced}.
+     */
+    private void onSegmentSyncDone(final int status)
+    {
+        final RedoBatch batch = syncing.get();
+        if (status == IoStatus.OK && batch != null && !journal.isStopped() && syncing.compareAndSet(batch, null))
+        {
+            if (journal.offer(batch))
+            {
+                return;
+            }
+            syncing.set(batch);
+        }
+        doorbell.ring();
+    }
+
+    /**
+     * This agent's side of {@link #onSegmentSyncDone}: hands the batch in flight to the journal agent once its
+     * segment log sync is done, if the writer did not. A failed sync dropped the blocks the batch's records name:
+     * the batch is never committed, what waits on it fails and the volume is fenced.
+     */
+    private int offerSynced()
+    {
+        if (syncing.get() == null)
+        {
+            return 0;
+        }
+        final int synced = volume.segmentLog().pollSync();
+        if (synced == SegmentLog.SYNC_PENDING)
+        {
+            return 0;
+        }
+        final RedoBatch batch = syncing.getAndSet(null);
+        if (batch == null)
+        {
+            return 0; // the writer's thread handed it over meanwhile
+        }
+        if (synced != IoStatus.OK || journal.isStopped())
+        {
+            batch.durableLsn(-1); // checkDurable fails what waits on it
+            if (synced != IoStatus.OK)
+            {
+                fence("segment log sync failed: " + IoStatus.name(synced));
+            }
+            return 1;
+        }
+        if (!journal.offer(batch))
+        {
+            syncing.set(batch);
+            return 0; // journal queue full: again next duty cycle
+        }
         return 1;
+    }
+
+    /**
+     * Journal agent, while this agent is paused for a checkpoint and after it has synced every segment log (so no
+     * sync of this volume is in flight): the batch in flight that still waits to be handed over, or null. The
+     * checkpoint absorbs it into its image (journaled after the image it would be replayed twice), then marks it
+     * durable as the ones the journal agent already held.
+     */
+    RedoBatch takeSyncingBatch()
+    {
+        return syncing.getAndSet(null);
     }
 
     /**

@@ -7,6 +7,8 @@ import java.nio.file.Path;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.zip.CRC32C;
 
 import org.junit.jupiter.api.io.TempDir;
@@ -33,19 +35,25 @@ class WarmRestartSystemTest
     @TempDir
     Path dir;
 
-    /** {@code MODE[-shared]}: the volume's write mode, and with -shared the controller's shared threading. */
+    /**
+     * {@code MODE[-destaging][-shared]}: the volume's write mode; with -destaging a 1wb volume destages (and
+     * checkpoints) under the load until the kill; with -shared the controller's shared threading, where destage
+     * commits sync the segment log on the segment writer's thread and a checkpoint can meet a batch waiting on it.
+     */
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"wt", "1wb", "1wb-shared"})
+    @ValueSource(strings = {"wt", "1wb", "1wb-shared", "1wb-destaging-shared"})
     void everyAcknowledgedWriteSurvivesSigkillAndRestart(final String variant) throws Exception
     {
         final long seed = Seeds.seed("WarmRestartSystemTest-" + variant);
-        final String mode = variant.replace("-shared", "");
+        final String mode = variant.substring(0, variant.indexOf('-') < 0 ? variant.length() : variant.indexOf('-'));
+        final boolean destaging = variant.contains("-destaging");
         // in 1wb, destage is held off until the kill (a test seam) so that the restart must recover acknowledged
         // writes from NVMe memory; the region holds every block of the volume, so nothing waits for room
+        final boolean destagePaused = mode.equals("1wb") && !destaging;
         final ControllerContext ctx = ControllerProcess.testContext(dir.resolve("array-" + variant))
             .journalSizeBytes(2L << 20) // checkpoints under load, so recovery = image + replay
             .nvmeSizeBytes(96L << 20)
-            .testDestagePaused(mode.equals("1wb"))
+            .testDestagePaused(destagePaused)
             .threading(variant.endsWith("-shared") ? "shared" : "dedicated");
         try (ControllerProcess controller = new ControllerProcess(ctx).start())
         {
@@ -62,6 +70,13 @@ class WarmRestartSystemTest
                     "only " + acks.get() + " acks within " + DEADLINE_MS + " ms\n" + controller.logTail());
                 writer.join(10);
             }
+            // destaging: on until the journal has checkpointed twice under the load
+            while (destaging && checkpoints(controller) < 2 && writer.isAlive())
+            {
+                assertTrue(System.currentTimeMillis() < deadlineMs,
+                    "fewer than 2 checkpoints within " + DEADLINE_MS + " ms\n" + controller.logTail());
+                writer.join(200);
+            }
             assertTrue(writer.isAlive(), "the writer stopped before the kill: " + writerFailure.get());
             controller.kill();
             writer.join(DEADLINE_MS);
@@ -70,7 +85,7 @@ class WarmRestartSystemTest
 
             ctx.testDestagePaused(false); // the restarted controller destages what it recovers
             controller.start();
-            if (mode.equals("1wb"))
+            if (destagePaused)
             {
                 assertTrue(java.nio.file.Files.readString(controller.log()).contains("from NVMe memory"),
                     "a 1wb volume killed under load has acknowledged changes in NVMe memory to recover:\n" +
@@ -78,7 +93,7 @@ class WarmRestartSystemTest
             }
             final int checked = verify(controller.nbdPort(), ledger, seed);
             assertEquals(VOLUME_BLOCKS, checked);
-            System.out.println("[afasim] T1 (" + mode + "): " + acks.get() + " acknowledged writes before SIGKILL, " + ledger.sentCount +
+            System.out.println("[afasim] T1 (" + variant + "): " + acks.get() + " acknowledged writes before SIGKILL, " + ledger.sentCount +
                 " sent; all " + checked + " blocks consistent with the ledger after restart");
         }
     }
@@ -121,6 +136,17 @@ class WarmRestartSystemTest
             System.out.println("[afasim] mode switch: " + acks.get() + " acknowledged writes across " + modes.length +
                 " write-mode changes, no host error, all blocks consistent");
         }
+    }
+
+    /** The journal's checkpoints so far ({@code afactl stats --json}). */
+    private static long checkpoints(final ControllerProcess controller) throws Exception
+    {
+        final ControllerProcess.AfactlResult stats = controller.afactl("stats", "--json");
+        assertEquals(0, stats.exitCode(), stats.err());
+        final Matcher matcher =
+            Pattern.compile("\"checkpoints\":\\s*\"?(\\d+)").matcher(stats.out());
+        assertTrue(matcher.find(), "no checkpoint count in: " + stats.out());
+        return Long.parseLong(matcher.group(1));
     }
 
     /** Per block: last acknowledged version and last sent version (versions grow per block). */

@@ -357,8 +357,12 @@ public final class DedupStore implements AutoCloseable
         return journal.commit();
     }
 
-    /** Syncs every volume's segment log; a failure fences the store (see {@link #isFailed()}). */
-    private int syncLogs()
+    /**
+     * Syncs every volume's segment log (waiting for a sync in flight first); a failure fences the store (see
+     * {@link #isFailed()}). A controller's journal agent calls it before a checkpoint, with the volume agents paused,
+     * so no sync of theirs is still in flight when it collects their batches.
+     */
+    public int syncLogs()
     {
         for (final DedupVolume volume : volumes.values())
         {

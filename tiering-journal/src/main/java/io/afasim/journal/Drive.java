@@ -235,10 +235,14 @@ public final class Drive implements AutoCloseable
     public int sync()
     {
         syncCount.incrementAndGet();
-        if (faults.armed() && faults.takeFailSync())
+        if (faults.armed())
         {
-            errorCount.incrementAndGet();
-            return IoStatus.MEDIA_ERROR;
+            faults.awaitSyncRelease();
+            if (faults.takeFailSync())
+            {
+                errorCount.incrementAndGet();
+                return IoStatus.MEDIA_ERROR;
+            }
         }
         if (NativeIo.fdatasync(fd) != 0)
         {

@@ -5,7 +5,7 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Fault-injection seam of one drive: fail, delay or corrupt the next N reads or writes; fail the
- * next N syncs.
+ * next N syncs, or hold every sync until released.
  * Armed from any thread (tests, the fault harness); consumed by the thread doing the I/O.
  * When nothing is armed the data path pays one volatile read.
  */
@@ -20,6 +20,7 @@ public final class DriveFaults
     private final AtomicLong delayNs = new AtomicLong();
     private final AtomicLong injectedCount = new AtomicLong();
     private volatile boolean armed;
+    private volatile boolean syncsHeld; // changed under this object's monitor (wait/notify)
 
     /** The next {@code count} reads fail with {@link IoStatus#MEDIA_ERROR}. */
     public void failNextReads(final int count)
@@ -56,6 +57,20 @@ public final class DriveFaults
         rearm();
     }
 
+    /** Every sync (fdatasync) waits, before it runs, until {@link #releaseSyncs()}: a drive that is slow to flush. */
+    public synchronized void holdSyncs()
+    {
+        syncsHeld = true;
+        rearm();
+    }
+
+    public synchronized void releaseSyncs()
+    {
+        syncsHeld = false;
+        notifyAll();
+        rearm();
+    }
+
     /** The next {@code count} reads or writes are delayed by {@code delayNs} each. */
     public void delayNext(final int count, final long delayNs)
     {
@@ -76,6 +91,7 @@ public final class DriveFaults
         corruptWrites.set(0);
         failSyncs.set(0);
         delayed.set(0);
+        releaseSyncs();
         armed = false;
     }
 
@@ -103,6 +119,27 @@ public final class DriveFaults
     boolean takeFailSync()
     {
         return take(failSyncs);
+    }
+
+    /** The syncing thread: waits while syncs are held. */
+    synchronized void awaitSyncRelease()
+    {
+        boolean interrupted = false;
+        while (syncsHeld)
+        {
+            try
+            {
+                wait();
+            }
+            catch (final InterruptedException ex)
+            {
+                interrupted = true;
+            }
+        }
+        if (interrupted)
+        {
+            Thread.currentThread().interrupt();
+        }
     }
 
     boolean takeCorruptRead()
@@ -145,7 +182,7 @@ public final class DriveFaults
     private void rearm()
     {
         armed = failReads.get() > 0 || failWrites.get() > 0 || corruptReads.get() > 0 ||
-            corruptWrites.get() > 0 || failSyncs.get() > 0 || delayed.get() > 0;
+            corruptWrites.get() > 0 || failSyncs.get() > 0 || delayed.get() > 0 || syncsHeld;
     }
 
     private static int checkCount(final int count)

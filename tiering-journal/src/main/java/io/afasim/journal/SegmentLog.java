@@ -12,6 +12,7 @@ import org.agrona.collections.Int2ObjectHashMap;
 import org.agrona.collections.IntArrayList;
 import org.agrona.collections.IntHashSet;
 import org.agrona.collections.IntIntConsumer;
+import org.agrona.collections.LongArrayList;
 import org.agrona.concurrent.UnsafeBuffer;
 
 /**
@@ -22,12 +23,20 @@ import org.agrona.concurrent.UnsafeBuffer;
  * <h2>Data path</h2>
  * {@link #append} copies the block into an aligned staging buffer of {@link SegmentLogContext#stagingBlocks()}
  * blocks, records its crc32c in the in-memory summary image and returns its PBA at once. The staging buffer is
- * written with one pwrite when it is full, when the segment fills (seal) or on {@link #sync()}; only
- * {@link #sync()} calls fdatasync. With a {@link SegmentWriter} ({@link SegmentLogContext#writer}) the pwrite of a
- * full buffer runs on the writer's thread while the next of {@value #WRITE_BEHIND_SLOTS} buffers fills (reads of
- * its blocks are served from it meanwhile); {@link #sync()} waits for those writes before it fdatasyncs, and a
- * failed one fails the log as a failed pwrite does. Reads of staged blocks are served from memory; every read is
- * checked against the crc32c recorded at append time, so corrupted data is never returned as good.
+ * written with one pwrite when it is full, when the segment fills (seal) or on {@link #sync()}; only a sync
+ * calls fdatasync. With a {@link SegmentWriter} ({@link SegmentLogContext#writer}) the pwrite of a full buffer runs
+ * on the writer's thread while the next of {@value #WRITE_BEHIND_SLOTS} buffers fills (reads of its blocks are
+ * served from it meanwhile), and a failed one fails the log as a failed pwrite does. Reads of staged blocks are
+ * served from memory; every read is checked against the crc32c recorded at append time, so corrupted data is never
+ * returned as good.
+ *
+ * <h2>Syncs that do not block the owner</h2>
+ * With a writer, {@link #syncStart()} queues the partial staging buffer, the open segment's summary and then an
+ * fdatasync of every drive written, and returns: the owner goes on appending (to the next commit group) while the
+ * drive works. {@link #pollSync()} tells when that sync is done and makes the PBAs returned before
+ * {@link #syncStart()} durable (those returned since wait for the next sync). {@link #sync()} is the two in one
+ * call. One sync is in flight at a time; a sealed segment's summary is written only once none is, so every summary
+ * header names a durable state (its previous written count) that a completed sync made durable.
  *
  * <h2>Segment summary (last {@code summaryBlocksPerSegment} blocks of every data segment)</h2>
  * <pre>
@@ -125,6 +134,8 @@ public final class SegmentLog
     private static final int SEGMENT_OPEN = 0;
     private static final int SEGMENT_SEALED = 1;
 
+    /** {@link #pollSync()}: the sync in flight is not done yet (not an {@link IoStatus}, which are 0 or negative). */
+    public static final int SYNC_PENDING = 1;
     /** Staging buffers of a log with a {@link SegmentWriter}: one filling, up to three written behind. */
     static final int WRITE_BEHIND_SLOTS = 4;
 
@@ -147,6 +158,21 @@ public final class SegmentLog
     private UnsafeBuffer staging;
     private final ByteBuffer summaryByteBuffer;
     private final UnsafeBuffer summary;
+    /** With a writer: the open segment's summary (changed blocks, then the header) as {@link #syncStart()} saw it. */
+    private final SegmentWriter.Slot summarySlot;
+    private final SegmentWriter.Slot headerSlot;
+    /** With a writer: the fdatasync {@link #syncStart()} queued; {@link #syncInFlight} until its result is applied. */
+    private final SegmentWriter.Slot syncSlot;
+    private final SegmentWriter.Account account = new SegmentWriter.Account();
+    /** Submissions to the writer so far: a slot submitted before {@link #syncSlot} is covered by it. */
+    private long submitted;
+    private boolean syncInFlight;
+    private int lastSyncStatus = IoStatus.OK;
+    /** The unsynced segments when the sync in flight started: id, written count, entries crc of that count. */
+    private final IntArrayList syncingIds = new IntArrayList();
+    private final IntArrayList syncingWritten = new IntArrayList();
+    private final IntArrayList syncingEntriesCrc = new IntArrayList();
+    private final LongArrayList syncingAllocation = new LongArrayList();
     private final ByteBuffer readByteBuffer;
     private final UnsafeBuffer readBlock;
     private final UnsafeBuffer payload = new UnsafeBuffer(new byte[2 * Integer.BYTES]);
@@ -223,6 +249,19 @@ public final class SegmentLog
         this.staging = slots[0].view;
         this.summaryByteBuffer = Drive.allocateAligned(summaryLengthBytes);
         this.summary = new UnsafeBuffer(summaryByteBuffer);
+        this.summarySlot = writer == null ? null : new SegmentWriter.Slot(summaryLengthBytes);
+        this.headerSlot = writer == null ? null : new SegmentWriter.Slot(BLOCK);
+        this.syncSlot = writer == null ? null : SegmentWriter.Slot.forSync(shelf.driveCount());
+        if (writer != null)
+        {
+            for (final SegmentWriter.Slot slot : slots)
+            {
+                slot.account = account;
+            }
+            summarySlot.account = account;
+            headerSlot.account = account;
+            syncSlot.account = account;
+        }
         this.readByteBuffer = Drive.allocateAligned(BLOCK);
         this.readBlock = new UnsafeBuffer(readByteBuffer);
     }
@@ -557,19 +596,25 @@ public final class SegmentLog
 
     /**
      * Writes the staged blocks and the open segment's changed summary blocks, then fdatasyncs every drive written
-     * since the last sync. On {@link IoStatus#OK} every PBA returned so far is durable; on
+     * since the last sync, on the caller's thread (it waits either way: through the writer it would also wait for
+     * that thread to wake). On {@link IoStatus#OK} every PBA returned so far is durable; on
      * {@link IoStatus#MEDIA_ERROR} every PBA returned since the last successful sync has been dropped (see the
-     * class comment).
+     * class comment). Completes a sync in flight first.
      */
     public int sync()
     {
+        final int previous = completeSync();
+        if (previous != IoStatus.OK)
+        {
+            return previous;
+        }
         if (state == STATE_FAILED)
         {
             return failSync();
         }
         // the writes behind first (a sealed segment's last blocks may still be on their way), then the open
         // segment's partial buffer on this thread: through the writer it would only wait for it
-        if (awaitWritesBehind() != IoStatus.OK)
+        if (awaitWritesBehind() != IoStatus.OK || account.failures != account.failuresAtReset)
         {
             writeErrorCount++;
             return failSync();
@@ -614,6 +659,154 @@ public final class SegmentLog
             }
         }
         syncCount++;
+        lastSyncStatus = IoStatus.OK;
+        return IoStatus.OK;
+    }
+
+    /**
+     * Starts a sync of every PBA returned so far (first completing one in flight). With a writer the writes and the
+     * fdatasync are queued to it and this returns at once; {@link #pollSync()} tells when they are done (a caller that
+     * would only wait calls {@link #sync()}). Without one it is {@link #sync()}.
+     *
+     * @return {@link IoStatus#OK} (started, or done without a writer), or {@link IoStatus#MEDIA_ERROR}: a sync
+     *         failed, and every PBA returned since the last successful sync has been dropped.
+     */
+    public int syncStart()
+    {
+        final int previous = completeSync();
+        if (previous != IoStatus.OK)
+        {
+            return previous;
+        }
+        if (writer == null)
+        {
+            return sync();
+        }
+        if (state == STATE_FAILED)
+        {
+            return failSync();
+        }
+        if (open != null)
+        {
+            int status = flushStaging(true);
+            if (status == IoStatus.OK && open.summaryWritten != open.written)
+            {
+                status = writeSummaryBehind(open);
+            }
+            if (status != IoStatus.OK)
+            {
+                writeErrorCount++;
+                return failSync();
+            }
+        }
+        syncingIds.clear();
+        syncingWritten.clear();
+        syncingEntriesCrc.clear();
+        syncingAllocation.clear();
+        for (int i = 0; i < unsynced.size(); i++)
+        {
+            final Segment segment = segments.get(unsynced.getInt(i));
+            syncingIds.addInt(segment.id);
+            syncingWritten.addInt(segment.written);
+            syncingEntriesCrc.addInt(segment.lastSummaryEntriesCrc);
+            syncingAllocation.addLong(segment.allocationSequence);
+        }
+        syncSlot.syncDriveCount = 0;
+        for (int drive = 0; drive < shelf.driveCount(); drive++)
+        {
+            if ((dirtyDrives & (1L << drive)) != 0)
+            {
+                syncSlot.syncDrive(shelf.drive(drive));
+            }
+        }
+        dirtyDrives = 0;
+        syncInFlight = true;
+        if (syncSlot.syncDriveCount == 0)
+        {
+            syncSlot.sequence = ++submitted;
+            syncSlot.status = IoStatus.OK; // nothing written since the last sync
+        }
+        else
+        {
+            submit(syncSlot);
+        }
+        return IoStatus.OK;
+    }
+
+    /**
+     * The sync {@link #syncStart()} started: {@link #SYNC_PENDING} while the drives work, then its result as
+     * {@link #sync()} would have returned it (the result of the last sync when none is in flight).
+     */
+    public int pollSync()
+    {
+        if (syncInFlight && syncSlot.status == SegmentWriter.PENDING)
+        {
+            return SYNC_PENDING;
+        }
+        return syncInFlight ? completeSync() : lastSyncStatus;
+    }
+
+    /**
+     * Run on the writer's thread with the result of each sync the writer performs, before {@link #pollSync()} can
+     * see it: a volume agent hands its batch to the journal from there, or wakes itself to poll. The result counts
+     * only the writes and the fdatasync; {@link #pollSync()} applies it. Without a writer: never run.
+     */
+    public void syncListener(final IntConsumer listener)
+    {
+        if (syncSlot != null)
+        {
+            syncSlot.done = listener;
+        }
+    }
+
+    /** True while a sync started by {@link #syncStart()} has not been completed. */
+    public boolean isSyncInFlight()
+    {
+        return syncInFlight;
+    }
+
+    /** Waits for the sync in flight, if any, and applies its result: the PBAs it covered become durable. */
+    private int completeSync()
+    {
+        if (!syncInFlight)
+        {
+            return IoStatus.OK;
+        }
+        syncInFlight = false;
+        final int status = syncSlot.await(); // failed when a write it covers failed, too
+        final long covered = syncSlot.sequence;
+        if (status != IoStatus.OK)
+        {
+            writeErrorCount++;
+            lastSyncStatus = failSync();
+            return lastSyncStatus;
+        }
+        for (int i = 0; i < syncingIds.size(); i++)
+        {
+            final Segment segment = segments.get(syncingIds.getInt(i));
+            if (segment != null && segment.allocationSequence == syncingAllocation.getLong(i))
+            {
+                segment.durable = syncingWritten.getInt(i);
+                segment.durableEntriesCrc = syncingEntriesCrc.getInt(i);
+            }
+        }
+        for (int i = unsynced.size() - 1; i >= 0; i--)
+        {
+            final Segment segment = segments.get(unsynced.getInt(i));
+            if (segment.durable == segment.written)
+            {
+                unsynced.fastUnorderedRemove(i);
+            }
+        }
+        for (int i = 0; i < slots.length; i++)
+        {
+            if (i != current && slots[i].sequence < covered)
+            {
+                slots[i].segmentId = -1; // durable on the drive: reads go there (and are checked there) from now
+            }
+        }
+        syncCount++;
+        lastSyncStatus = IoStatus.OK;
         return IoStatus.OK;
     }
 
@@ -984,6 +1177,15 @@ public final class SegmentLog
 
     private int sealOpen()
     {
+        if (syncInFlight)
+        {
+            // the sealed summary's header names the durable state: let the sync in flight make it current first
+            final int completed = completeSync();
+            if (completed != IoStatus.OK)
+            {
+                return completed; // the open segment was abandoned with every block since the last good sync
+            }
+        }
         final Segment segment = open;
         assert segment.written == dataBlocks : "sealing a segment that is not full";
         final int status = flushStaging();
@@ -1037,7 +1239,7 @@ public final class SegmentLog
             slot.segmentId = open.id;
             slot.firstBlock = stagingFirstBlock;
             slot.blockCount = stagedCount;
-            writer.submit(slot);
+            submit(slot);
             // the next buffer fills while this one is written; it is free once its earlier write is done
             current = (current + 1) % slots.length;
             final SegmentWriter.Slot next = slots[current];
@@ -1066,21 +1268,35 @@ public final class SegmentLog
     }
 
     /**
-     * Waits until every staging buffer written behind is on its drive (also before the shelf's drives are closed);
-     * the first failure, or OK. Owner thread, or any thread once the owner has stopped.
+     * Waits until every write queued to the writer (staging buffers, summaries, a sync) is done (also before the
+     * shelf's drives are closed); the first failure, or OK. Owner thread, or any thread once the owner has stopped.
      */
     public int awaitWritesBehind()
     {
         int result = IoStatus.OK;
         for (int i = 0; i < slots.length; i++)
         {
-            final int status = slots[i].await();
-            if (status != IoStatus.OK && result == IoStatus.OK)
-            {
-                result = status;
-            }
+            result = firstStatus(result, slots[i]);
+        }
+        if (writer != null)
+        {
+            result = firstStatus(result, summarySlot);
+            result = firstStatus(result, headerSlot);
+            result = firstStatus(result, syncSlot);
         }
         return result;
+    }
+
+    private static int firstStatus(final int result, final SegmentWriter.Slot slot)
+    {
+        final int status = slot.await();
+        return result == IoStatus.OK ? status : result;
+    }
+
+    private void submit(final SegmentWriter.Slot slot)
+    {
+        slot.sequence = ++submitted;
+        writer.submit(slot);
     }
 
     /**
@@ -1089,14 +1305,15 @@ public final class SegmentLog
      */
     private int writeSummary(final Segment segment)
     {
-        encodeHeader(segment);
-        int lastBlock = 0;
-        int firstChanged = 0;
-        if (segment.written > segment.summaryWritten)
+        if (writer != null)
         {
-            firstChanged = (HEADER + segment.summaryWritten * ENTRY) / BLOCK;
-            lastBlock = (HEADER + segment.written * ENTRY - 1) / BLOCK;
+            // one queued by syncStart must not land after this newer one
+            summarySlot.await();
+            headerSlot.await();
         }
+        encodeHeader(segment);
+        final int firstChanged = firstChangedSummaryBlock(segment);
+        final int lastBlock = lastChangedSummaryBlock(segment);
         final int driveIndex = layout.segmentDrive(segment.id);
         final Drive drive = shelf.drive(driveIndex);
         final long base = layout.summaryOffsetBytes(segment.id);
@@ -1120,6 +1337,62 @@ public final class SegmentLog
         }
         dirtyDrives |= 1L << driveIndex;
         segment.summaryWritten = segment.written;
+        return IoStatus.OK;
+    }
+
+    /** The first summary block with entries written since the segment's last summary write (0: the header alone). */
+    private static int firstChangedSummaryBlock(final Segment segment)
+    {
+        return segment.written > segment.summaryWritten ? (HEADER + segment.summaryWritten * ENTRY) / BLOCK : 0;
+    }
+
+    private static int lastChangedSummaryBlock(final Segment segment)
+    {
+        return segment.written > segment.summaryWritten ? (HEADER + segment.written * ENTRY - 1) / BLOCK : 0;
+    }
+
+    /**
+     * As {@link #writeSummary} through the writer, from a copy of the changed blocks (the image goes on changing):
+     * the changed entry blocks, then the header block. Only {@link #syncStart()} calls it, with no sync in flight,
+     * so both slots are free.
+     */
+    private int writeSummaryBehind(final Segment segment)
+    {
+        encodeHeader(segment);
+        final int firstChanged = firstChangedSummaryBlock(segment);
+        final int lastBlock = lastChangedSummaryBlock(segment);
+        final int driveIndex = layout.segmentDrive(segment.id);
+        final Drive drive = shelf.drive(driveIndex);
+        final long base = layout.summaryOffsetBytes(segment.id);
+        final int from = firstChanged <= 1 ? 0 : firstChanged;
+        int status = queueSummaryBlocks(summarySlot, drive, base, from, lastBlock);
+        if (status == IoStatus.OK && from > 0)
+        {
+            status = queueSummaryBlocks(headerSlot, drive, base, 0, 0);
+        }
+        if (status != IoStatus.OK)
+        {
+            return status;
+        }
+        dirtyDrives |= 1L << driveIndex;
+        segment.summaryWritten = segment.written;
+        return IoStatus.OK;
+    }
+
+    private int queueSummaryBlocks(
+        final SegmentWriter.Slot slot, final Drive drive, final long base, final int firstBlock, final int lastBlock)
+    {
+        final int status = slot.await();
+        if (status != IoStatus.OK)
+        {
+            return status;
+        }
+        final int length = (lastBlock - firstBlock + 1) * BLOCK;
+        slot.view.putBytes(0, summary, firstBlock * BLOCK, length);
+        slot.drive = drive;
+        slot.offsetBytes = base + (long)firstBlock * BLOCK;
+        slot.lengthBytes = length;
+        submit(slot);
         return IoStatus.OK;
     }
 
@@ -1159,11 +1432,19 @@ public final class SegmentLog
     private int failSync()
     {
         awaitWritesBehind(); // no buffer is reused, and no dropped block read back, while its write runs
+        account.failuresAtReset = account.failures; // those failures are reported now
         for (final SegmentWriter.Slot slot : slots)
         {
             slot.segmentId = -1;
             slot.status = IoStatus.OK;
         }
+        if (writer != null)
+        {
+            summarySlot.status = IoStatus.OK;
+            headerSlot.status = IoStatus.OK;
+            syncSlot.status = IoStatus.OK;
+        }
+        syncInFlight = false;
         for (int i = 0; i < unsynced.size(); i++)
         {
             final Segment segment = segments.get(unsynced.getInt(i));

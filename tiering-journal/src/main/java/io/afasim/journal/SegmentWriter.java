@@ -2,6 +2,7 @@ package io.afasim.journal;
 
 import java.nio.ByteBuffer;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.IntConsumer;
 
 import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -11,7 +12,10 @@ import org.agrona.concurrent.UnsafeBuffer;
  * pwrites of every {@link SegmentLog} configured with it, so the owner thread (a volume agent) goes on serving
  * host requests while the drive takes the 256 KiB O_DIRECT write. Measured before it: a volume agent at 1-way-WB
  * iodepth 32 spent about 19 % of its wall time blocked in those pwrites and in fdatasync, and the two cores sat
- * 18-20 % idle. fdatasync stays with the owner's {@link SegmentLog#sync()}, which first waits for its writes.
+ * 18-20 % idle. A log's {@link SegmentLog#syncStart()} queues its commit-time writes (the partial buffer, the open
+ * segment's summary) and then an fdatasync of the drives written ({@link Slot#syncDrive}): the queue is FIFO and
+ * served by this one thread, so the fdatasync runs after every write the log queued before it, and it fails when any
+ * of those writes failed ({@link Account}).
  *
  * <p>A log hands over a {@link Slot} (its own preallocated staging buffer and request; nothing is allocated per
  * write) and learns the result from the slot's volatile status; it never reuses a slot before the status is set.
@@ -75,39 +79,108 @@ public final class SegmentWriter
                 parked = false;
                 continue;
             }
-            int status;
+            int status = IoStatus.OK;
+            final boolean sync = slot.syncDrives != null;
             try
             {
-                status = slot.drive.write(slot.offsetBytes, slot.buffer, 0, slot.lengthBytes);
+                if (sync)
+                {
+                    if (slot.account.failures != slot.account.failuresAtReset)
+                    {
+                        status = IoStatus.MEDIA_ERROR; // a write it covers failed: the log drops what it returned
+                    }
+                    for (int i = 0; i < slot.syncDriveCount && status == IoStatus.OK; i++)
+                    {
+                        status = slot.syncDrives[i].sync();
+                    }
+                }
+                else
+                {
+                    status = slot.drive.write(slot.offsetBytes, slot.buffer, 0, slot.lengthBytes);
+                }
             }
             catch (final Throwable ex)
             {
                 status = IoStatus.MEDIA_ERROR; // the owner fails its log at the next sync; this thread lives on
+            }
+            if (status != IoStatus.OK && !sync)
+            {
+                slot.account.failures++; // this thread alone counts
+            }
+            final IntConsumer done = slot.done;
+            if (done != null)
+            {
+                // before the status: once a sync's status is set its listener has returned, so a listener never
+                // runs for a sync its owner has already completed and followed with another
+                try
+                {
+                    done.accept(status);
+                }
+                catch (final Throwable ex)
+                {
+                    // a listener's failure is its owner's: this thread serves every log
+                }
             }
             slot.status = status;
         }
     }
 
     /**
-     * One staging buffer of a log and the write it is handed over for: drive, offset, length, and which blocks
-     * of which segment it holds (so the log serves reads of them from memory until the slot is reused).
+     * One log's failed writes: counted by the writer's thread; a sync fails while any write since the log's last
+     * failed sync ({@link #failuresAtReset}, set by the owner once its writes are done) has failed.
+     */
+    static final class Account
+    {
+        volatile int failures;
+        volatile int failuresAtReset;
+    }
+
+    /**
+     * One buffer of a log and the write it is handed over for: drive, offset, length, and which blocks of which
+     * segment it holds (so the log serves reads of them from memory until the slot is reused). Or, with
+     * {@link #syncDrive} calls and no buffer, an fdatasync of those drives.
      */
     static final class Slot
     {
         final ByteBuffer buffer;
         final UnsafeBuffer view;
+        final Drive[] syncDrives;
+        int syncDriveCount;
         Drive drive;
         long offsetBytes;
         int lengthBytes;
         int segmentId = -1;
         int firstBlock;
         int blockCount;
+        /** The owner's count of submissions when this one was submitted: orders it against a sync. */
+        long sequence;
+        /** Run on the writer's thread with the status, just before it is set (a sync wakes its owner), or null. */
+        volatile IntConsumer done;
+        /** The log whose write this is (failed writes are counted there). */
+        Account account;
         volatile int status = IoStatus.OK;
 
         Slot(final int lengthBytes)
         {
-            this.buffer = Drive.allocateAligned(lengthBytes);
-            this.view = new UnsafeBuffer(buffer);
+            this(Drive.allocateAligned(lengthBytes), null);
+        }
+
+        private Slot(final ByteBuffer buffer, final Drive[] syncDrives)
+        {
+            this.buffer = buffer;
+            this.view = buffer == null ? null : new UnsafeBuffer(buffer);
+            this.syncDrives = syncDrives;
+        }
+
+        /** A slot for fdatasyncs of up to {@code driveCountMax} drives. */
+        static Slot forSync(final int driveCountMax)
+        {
+            return new Slot(null, new Drive[driveCountMax]);
+        }
+
+        void syncDrive(final Drive drive)
+        {
+            syncDrives[syncDriveCount++] = drive;
         }
 
         boolean holds(final int segmentId, final int blockIndex)
