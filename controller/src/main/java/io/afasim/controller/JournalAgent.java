@@ -122,7 +122,12 @@ final class JournalAgent implements Agent
         {
             work += batches.drain(collector, BATCHES_PER_COMMIT_MAX - pendingCount);
         }
-        if (pendingCount > 0 && !stopped)
+        if (pendingCount > 0 && stopped)
+        {
+            complete(-1); // the store is fenced: nothing more becomes durable, and what waits on them fails
+            work++;
+        }
+        else if (pendingCount > 0)
         {
             final long lsn = store.commitBatches(pending, pendingCount);
             if (lsn == IoStatus.NO_SPACE)

@@ -204,7 +204,8 @@ final class VolumeAgent implements Agent
         this.spare = new RedoBatch(redoBatchBytes);
         spare.durableListener(doorbell); // the journal agent wakes this agent when a batch is durable
         redo.batch().durableListener(doorbell);
-        volume.segmentLog().syncListener(this::onSegmentSyncDone);
+        // the segment writer hands a synced batch over, then wakes this agent to apply the sync to the log
+        volume.segmentLog().syncListener(this::onSegmentSyncDone, doorbell);
         for (final LayerId id : LayerId.TOP_DOWN)
         {
             layers[id.ordinal()] = new Layer(id);
@@ -1225,20 +1226,17 @@ final class VolumeAgent implements Agent
     /**
      * The segment writer's thread, when a sync of this volume's log is done: hands the batch waiting on it to the
      * journal agent at once (waking this agent to do it would add its wake-up and the rest of its duty cycle to every
-     * commit). A failed sync, a stopped journal or a full journal queue leave the batch to {@link #offerSynced}.
+     * commit). A failed sync, a stopped journal or a full journal queue leave the batch to {@link #offerSynced}; the
+     * writer then rings this agent's doorbell in any case, once the result can be polled.
      */
     private void onSegmentSyncDone(final int status)
     {
         final RedoBatch batch = syncing.get();
-        if (status == IoStatus.OK && batch != null && !journal.isStopped() && syncing.compareAndSet(batch, null))
+        if (status == IoStatus.OK && batch != null && !journal.isStopped() && syncing.compareAndSet(batch, null) &&
+            !journal.offer(batch))
         {
-            if (journal.offer(batch))
-            {
-                return;
-            }
             syncing.set(batch);
         }
-        doorbell.ring();
     }
 
     /**
@@ -1248,11 +1246,21 @@ final class VolumeAgent implements Agent
      */
     private int offerSynced()
     {
+        final SegmentLog log = volume.segmentLog();
         if (syncing.get() == null)
         {
+            // handed over by the writer: apply the sync's result to the log now (durable marks, its buffers)
+            if (log.isSyncInFlight())
+            {
+                final int synced = log.pollSync();
+                if (synced != SegmentLog.SYNC_PENDING && synced != IoStatus.OK)
+                {
+                    fence("segment log sync failed: " + IoStatus.name(synced));
+                }
+            }
             return 0;
         }
-        final int synced = volume.segmentLog().pollSync();
+        final int synced = log.pollSync();
         if (synced == SegmentLog.SYNC_PENDING)
         {
             return 0;

@@ -364,19 +364,21 @@ public final class DedupStore implements AutoCloseable
      */
     public int syncLogs()
     {
+        int result = IoStatus.OK;
         for (final DedupVolume volume : volumes.values())
         {
+            // every log, even after a failure: each sync in flight is finished (and its listener has run) on return
             final int status = volume.segmentLog().sync();
-            if (status != IoStatus.OK)
+            if (status != IoStatus.OK && result == IoStatus.OK)
             {
                 // The log dropped every block since its last good sync, and redo records not yet committed
                 // may reference them: committing them would make a durable record point at a lost block.
                 // Fence the store; reopening recovers the last committed state.
                 failed = true;
-                return status;
+                result = status;
             }
         }
-        return IoStatus.OK;
+        return result;
     }
 
     /**

@@ -747,15 +747,16 @@ public final class SegmentLog
     }
 
     /**
-     * Run on the writer's thread with the result of each sync the writer performs, before {@link #pollSync()} can
-     * see it: a volume agent hands its batch to the journal from there, or wakes itself to poll. The result counts
-     * only the writes and the fdatasync; {@link #pollSync()} applies it. Without a writer: never run.
+     * Listeners of the syncs the writer performs, run on its thread: {@code done} with the result before
+     * {@link #pollSync()} can see it (a volume agent hands its batch to the journal from there), {@code wake} once it
+     * can (the owner polls, and so applies the result to the log). Without a writer: never run.
      */
-    public void syncListener(final IntConsumer listener)
+    public void syncListener(final IntConsumer done, final Runnable wake)
     {
         if (syncSlot != null)
         {
-            syncSlot.done = listener;
+            syncSlot.done = done;
+            syncSlot.wake = wake;
         }
     }
 
@@ -878,6 +879,15 @@ public final class SegmentLog
         if (segment.live != 0)
         {
             throw new IllegalStateException("release(" + segmentId + "): " + segment.live + " live blocks");
+        }
+        if (syncInFlight)
+        {
+            // a sync done on the writer's thread (its batch already committed) is applied here at the latest
+            final int completed = completeSync();
+            if (completed != IoStatus.OK)
+            {
+                return completed;
+            }
         }
         if (segment.durable != segment.written)
         {

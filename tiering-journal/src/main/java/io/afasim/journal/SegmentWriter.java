@@ -121,7 +121,19 @@ public final class SegmentWriter
                     // a listener's failure is its owner's: this thread serves every log
                 }
             }
+            final Runnable wake = slot.wake;
             slot.status = status;
+            if (wake != null)
+            {
+                try
+                {
+                    wake.run();
+                }
+                catch (final Throwable ex)
+                {
+                    // as above
+                }
+            }
         }
     }
 
@@ -154,8 +166,10 @@ public final class SegmentWriter
         int blockCount;
         /** The owner's count of submissions when this one was submitted: orders it against a sync. */
         long sequence;
-        /** Run on the writer's thread with the status, just before it is set (a sync wakes its owner), or null. */
+        /** Run on the writer's thread with the status, just before it is set, or null. */
         volatile IntConsumer done;
+        /** Run on the writer's thread just after the status is set (the owner can see it), or null. */
+        volatile Runnable wake;
         /** The log whose write this is (failed writes are counted there). */
         Account account;
         volatile int status = IoStatus.OK;

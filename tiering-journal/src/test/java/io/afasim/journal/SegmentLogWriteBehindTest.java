@@ -116,6 +116,32 @@ class SegmentLogWriteBehindTest extends SegmentLogTest
         assertReads(log, again, 2);
     }
 
+    @Test
+    void releaseAppliesASyncTheWriterFinishedUnpolled()
+    {
+        final SegmentLog log = format(SMALL_SEGMENTS, 8);
+        final long[] pbas = new long[shelf.layout().dataBlocksPerSegment()];
+        pbas[0] = append(log, 0, 0);
+        assertTrue(pbas[0] > 0);
+        final int victim = log.openSegment();
+        int count = 1;
+        while (log.openSegment() == victim) // until it fills and seals
+        {
+            pbas[count] = append(log, count, count);
+            assertTrue(pbas[count] > 0);
+            count++;
+        }
+        assertEquals(-1, log.openSegment());
+        assertEquals(IoStatus.OK, log.syncStart());
+        assertEquals(IoStatus.OK, log.awaitWritesBehind(), "the writer synced; the owner has not polled");
+        for (int i = 0; i < count; i++)
+        {
+            log.markDead(pbas[i]);
+        }
+        assertEquals(0, log.liveBlocks(victim));
+        assertEquals(IoStatus.OK, log.release(victim), "its blocks are durable: the sealed, dead victim is released");
+    }
+
     /** Polls the sync in flight until it is done (bounded): its result. */
     private static int awaitSync(final SegmentLog log)
     {
