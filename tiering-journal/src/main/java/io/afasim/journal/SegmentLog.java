@@ -603,14 +603,10 @@ public final class SegmentLog
      */
     public int sync()
     {
-        final int previous = completeSync();
-        if (previous != IoStatus.OK)
+        final int ready = prepareSync();
+        if (ready != IoStatus.OK)
         {
-            return previous;
-        }
-        if (state == STATE_FAILED)
-        {
-            return failSync();
+            return ready;
         }
         // the writes behind first (a sealed segment's last blocks may still be on their way), then the open
         // segment's partial buffer on this thread: through the writer it would only wait for it
@@ -619,18 +615,10 @@ public final class SegmentLog
             writeErrorCount++;
             return failSync();
         }
-        if (open != null)
+        final int written = writeOpenSegment(false);
+        if (written != IoStatus.OK)
         {
-            int status = flushStaging(false);
-            if (status == IoStatus.OK && open.summaryWritten != open.written)
-            {
-                status = writeSummary(open);
-            }
-            if (status != IoStatus.OK)
-            {
-                writeErrorCount++;
-                return failSync();
-            }
+            return written;
         }
         for (int drive = 0; drive < shelf.driveCount(); drive++)
         {
@@ -673,31 +661,19 @@ public final class SegmentLog
      */
     public int syncStart()
     {
-        final int previous = completeSync();
-        if (previous != IoStatus.OK)
-        {
-            return previous;
-        }
         if (writer == null)
         {
             return sync();
         }
-        if (state == STATE_FAILED)
+        final int ready = prepareSync();
+        if (ready != IoStatus.OK)
         {
-            return failSync();
+            return ready;
         }
-        if (open != null)
+        final int written = writeOpenSegment(true);
+        if (written != IoStatus.OK)
         {
-            int status = flushStaging(true);
-            if (status == IoStatus.OK && open.summaryWritten != open.written)
-            {
-                status = writeSummaryBehind(open);
-            }
-            if (status != IoStatus.OK)
-            {
-                writeErrorCount++;
-                return failSync();
-            }
+            return written;
         }
         syncingIds.clear();
         syncingWritten.clear();
@@ -729,6 +705,37 @@ public final class SegmentLog
         else
         {
             submit(syncSlot);
+        }
+        return IoStatus.OK;
+    }
+
+    /** Completes a sync in flight, then reports a failed log: the common start of {@link #sync()} and {@link #syncStart()}. */
+    private int prepareSync()
+    {
+        final int previous = completeSync();
+        if (previous != IoStatus.OK)
+        {
+            return previous;
+        }
+        return state == STATE_FAILED ? failSync() : IoStatus.OK;
+    }
+
+    /** The open segment's partial buffer and changed summary: written here, or queued to the writer ({@code behind}). */
+    private int writeOpenSegment(final boolean behind)
+    {
+        if (open == null)
+        {
+            return IoStatus.OK;
+        }
+        int status = flushStaging(behind);
+        if (status == IoStatus.OK && open.summaryWritten != open.written)
+        {
+            status = writeSummary(open, behind);
+        }
+        if (status != IoStatus.OK)
+        {
+            writeErrorCount++;
+            return failSync();
         }
         return IoStatus.OK;
     }
@@ -1311,11 +1318,21 @@ public final class SegmentLog
 
     /**
      * Writes the header block and the summary blocks whose entries changed since the last summary write of the
-     * segment (the summary image in memory is the segment's). No fdatasync.
+     * segment (the summary image in memory is the segment's): the changed entry blocks, then the header block.
+     * No fdatasync.
      */
     private int writeSummary(final Segment segment)
     {
-        if (writer != null)
+        return writeSummary(segment, false);
+    }
+
+    /**
+     * {@link #writeSummary}, here or queued to the writer ({@code behind}: from a copy of the blocks, as the image
+     * goes on changing). Only {@link #syncStart()} queues, with no sync in flight, so both slots are free then.
+     */
+    private int writeSummary(final Segment segment, final boolean behind)
+    {
+        if (writer != null && !behind)
         {
             // one queued by syncStart must not land after this newer one
             summarySlot.await();
@@ -1323,23 +1340,14 @@ public final class SegmentLog
         }
         encodeHeader(segment);
         final int firstChanged = firstChangedSummaryBlock(segment);
-        final int lastBlock = lastChangedSummaryBlock(segment);
         final int driveIndex = layout.segmentDrive(segment.id);
         final Drive drive = shelf.drive(driveIndex);
         final long base = layout.summaryOffsetBytes(segment.id);
-        int status;
-        if (firstChanged <= 1)
+        final int from = firstChanged <= 1 ? 0 : firstChanged;
+        int status = writeSummaryBlocks(summarySlot, behind, drive, base, from, lastChangedSummaryBlock(segment));
+        if (status == IoStatus.OK && from > 0)
         {
-            status = drive.write(base, summaryByteBuffer, 0, (lastBlock + 1) * BLOCK);
-        }
-        else
-        {
-            status = drive.write(base + (long)firstChanged * BLOCK, summaryByteBuffer, firstChanged * BLOCK,
-                (lastBlock - firstChanged + 1) * BLOCK);
-            if (status == IoStatus.OK)
-            {
-                status = drive.write(base, summaryByteBuffer, 0, BLOCK);
-            }
+            status = writeSummaryBlocks(headerSlot, behind, drive, base, 0, 0);
         }
         if (status != IoStatus.OK)
         {
@@ -1361,43 +1369,24 @@ public final class SegmentLog
         return segment.written > segment.summaryWritten ? (HEADER + segment.written * ENTRY - 1) / BLOCK : 0;
     }
 
-    /**
-     * As {@link #writeSummary} through the writer, from a copy of the changed blocks (the image goes on changing):
-     * the changed entry blocks, then the header block. Only {@link #syncStart()} calls it, with no sync in flight,
-     * so both slots are free.
-     */
-    private int writeSummaryBehind(final Segment segment)
+    private int writeSummaryBlocks(
+        final SegmentWriter.Slot slot,
+        final boolean behind,
+        final Drive drive,
+        final long base,
+        final int firstBlock,
+        final int lastBlock)
     {
-        encodeHeader(segment);
-        final int firstChanged = firstChangedSummaryBlock(segment);
-        final int lastBlock = lastChangedSummaryBlock(segment);
-        final int driveIndex = layout.segmentDrive(segment.id);
-        final Drive drive = shelf.drive(driveIndex);
-        final long base = layout.summaryOffsetBytes(segment.id);
-        final int from = firstChanged <= 1 ? 0 : firstChanged;
-        int status = queueSummaryBlocks(summarySlot, drive, base, from, lastBlock);
-        if (status == IoStatus.OK && from > 0)
+        final int length = (lastBlock - firstBlock + 1) * BLOCK;
+        if (!behind)
         {
-            status = queueSummaryBlocks(headerSlot, drive, base, 0, 0);
+            return drive.write(base + (long)firstBlock * BLOCK, summaryByteBuffer, firstBlock * BLOCK, length);
         }
-        if (status != IoStatus.OK)
-        {
-            return status;
-        }
-        dirtyDrives |= 1L << driveIndex;
-        segment.summaryWritten = segment.written;
-        return IoStatus.OK;
-    }
-
-    private int queueSummaryBlocks(
-        final SegmentWriter.Slot slot, final Drive drive, final long base, final int firstBlock, final int lastBlock)
-    {
         final int status = slot.await();
         if (status != IoStatus.OK)
         {
             return status;
         }
-        final int length = (lastBlock - firstBlock + 1) * BLOCK;
         slot.view.putBytes(0, summary, firstBlock * BLOCK, length);
         slot.drive = drive;
         slot.offsetBytes = base + (long)firstBlock * BLOCK;

@@ -504,8 +504,12 @@ class MetadataJournalTest
         }
         try (RandomAccessFile file = new RandomAccessFile(Shelf.drivePath(dir, 0).toFile(), "rw"))
         {
-            file.seek(journalOffset + offsets[2] + MetadataJournal.HEADER_BYTES);
-            file.write(0x55 ^ file.read());
+            // flip bits of the payload's first byte (read, then write the same byte: the read moves the position)
+            final long at = journalOffset + offsets[2] + MetadataJournal.HEADER_BYTES;
+            file.seek(at);
+            final int original = file.read();
+            file.seek(at);
+            file.write(0x55 ^ original);
         }
         final Rec added;
         try (Shelf shelf = Shelf.open(dir))
