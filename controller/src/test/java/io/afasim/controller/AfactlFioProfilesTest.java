@@ -196,7 +196,7 @@ class AfactlFioProfilesTest
         return new Run(process.exitValue(), Files.readString(out), Files.readString(err));
     }
 
-    private static boolean onPath(final String tool)
+    static boolean onPath(final String tool)
     {
         final String path = System.getenv().getOrDefault("PATH", "");
         for (final String dir : path.split(File.pathSeparator))
