@@ -281,11 +281,8 @@ public final class Afactl implements Callable<Integer>
         }
     }
 
-    @Command(name = "volume", mixinStandardHelpOptions = true, description = "Create, inspect and change volumes.",
-        subcommands = {
-            VolumeCreate.class, VolumeList.class, VolumeShow.class, VolumeDelete.class, VolumeSetMode.class,
-            VolumeOffline.class, VolumeOnline.class, VolumeMove.class})
-    static final class Volume implements Callable<Integer>
+    /** A command that only groups subcommands: run alone, it names them. */
+    abstract static class CommandGroup implements Callable<Integer>
     {
         @Spec
         CommandSpec spec;
@@ -294,8 +291,16 @@ public final class Afactl implements Callable<Integer>
         public Integer call()
         {
             throw new ParameterException(spec.commandLine(),
-                "missing subcommand (create, list, show, delete, set-mode, offline, online, move)");
+                "missing subcommand (" + String.join(", ", spec.subcommands().keySet()) + ")");
         }
+    }
+
+    @Command(name = "volume", mixinStandardHelpOptions = true, description = "Create, inspect and change volumes.",
+        subcommands = {
+            VolumeCreate.class, VolumeList.class, VolumeShow.class, VolumeDelete.class, VolumeSetMode.class,
+            VolumeOffline.class, VolumeOnline.class, VolumeMove.class})
+    static final class Volume extends CommandGroup
+    {
     }
 
     @Command(name = "create", mixinStandardHelpOptions = true, description = "Create a thin volume.")
@@ -458,16 +463,8 @@ public final class Afactl implements Callable<Integer>
 
     @Command(name = "task", mixinStandardHelpOptions = true, description = "Background tasks.",
         subcommands = {TaskList.class, TaskShow.class})
-    static final class Task implements Callable<Integer>
+    static final class Task extends CommandGroup
     {
-        @Spec
-        CommandSpec spec;
-
-        @Override
-        public Integer call()
-        {
-            throw new ParameterException(spec.commandLine(), "missing subcommand (list, show)");
-        }
     }
 
     @Command(name = "list", mixinStandardHelpOptions = true, description = "List tasks.")
@@ -501,16 +498,8 @@ public final class Afactl implements Callable<Integer>
 
     @Command(name = "fault", mixinStandardHelpOptions = true, description = "Inject faults into this controller.",
         subcommands = {FaultLink.class})
-    static final class Fault implements Callable<Integer>
+    static final class Fault extends CommandGroup
     {
-        @Spec
-        CommandSpec spec;
-
-        @Override
-        public Integer call()
-        {
-            throw new ParameterException(spec.commandLine(), "missing subcommand (link)");
-        }
     }
 
     @Command(name = "link", mixinStandardHelpOptions = true,

@@ -53,13 +53,7 @@ class AfactlFioProfilesTest
         assumeTrue(onPath("fio"), "fio is not installed (apt-get install fio): skipping the run.sh test");
         assumeTrue(onPath("nbdkit"), "nbdkit is not installed (apt-get install nbdkit): skipping the run.sh test");
         assumeTrue(onPath("python3"), "python3 is not installed: skipping the run.sh test");
-        Path dir = Path.of(System.getProperty("user.dir")).toAbsolutePath();
-        while (dir != null && !Files.isRegularFile(dir.resolve("fio-profiles/run.sh")))
-        {
-            dir = dir.getParent();
-        }
-        assertTrue(dir != null, "fio-profiles/run.sh not found above " + System.getProperty("user.dir"));
-        root = dir;
+        root = projectRoot("fio-profiles/run.sh");
         logDir = root.resolve("controller/target/fio-profiles-test");
         Files.createDirectories(logDir);
     }
@@ -194,6 +188,18 @@ class AfactlFioProfilesTest
                 Files.readString(err));
         }
         return new Run(process.exitValue(), Files.readString(out), Files.readString(err));
+    }
+
+    /** The checkout's root: the nearest directory above the working directory that holds {@code script}. */
+    static Path projectRoot(final String script)
+    {
+        Path dir = Path.of(System.getProperty("user.dir")).toAbsolutePath();
+        while (dir != null && !Files.isRegularFile(dir.resolve(script)))
+        {
+            dir = dir.getParent();
+        }
+        assertTrue(dir != null, script + " not found above " + System.getProperty("user.dir"));
+        return dir;
     }
 
     static boolean onPath(final String tool)

@@ -106,13 +106,8 @@ class CompareSummaryTest
     private static Run summary(final String directory) throws Exception
     {
         assumeTrue(AfactlFioProfilesTest.onPath("python3"), "python3 is not installed: skipping the compare-summary test");
-        Path root = Path.of("").toAbsolutePath();
-        while (root != null && !Files.isRegularFile(root.resolve("bin/compare-summary")))
-        {
-            root = root.getParent();
-        }
-        assertTrue(root != null, "bin/compare-summary not found above " + Path.of("").toAbsolutePath());
-        final Process process = new ProcessBuilder(root.resolve("bin/compare-summary").toString(), directory).start();
+        final Path script = AfactlFioProfilesTest.projectRoot("bin/compare-summary").resolve("bin/compare-summary");
+        final Process process = new ProcessBuilder(script.toString(), directory).start();
         if (!process.waitFor(RUN_TIMEOUT_MS, TimeUnit.MILLISECONDS))
         {
             process.destroyForcibly();

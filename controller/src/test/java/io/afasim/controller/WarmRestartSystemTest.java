@@ -45,7 +45,7 @@ class WarmRestartSystemTest
     void everyAcknowledgedWriteSurvivesSigkillAndRestart(final String variant) throws Exception
     {
         final long seed = Seeds.seed("WarmRestartSystemTest-" + variant);
-        final String mode = variant.substring(0, variant.indexOf('-') < 0 ? variant.length() : variant.indexOf('-'));
+        final String mode = variant.split("-")[0];
         final boolean destaging = variant.contains("-destaging");
         // in 1wb, destage is held off until the kill (a test seam) so that the restart must recover acknowledged
         // writes from NVMe memory; the region holds every block of the volume, so nothing waits for room

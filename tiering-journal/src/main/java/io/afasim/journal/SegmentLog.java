@@ -887,14 +887,11 @@ public final class SegmentLog
         {
             throw new IllegalStateException("release(" + segmentId + "): " + segment.live + " live blocks");
         }
-        if (syncInFlight)
+        // a sync done on the writer's thread (its batch already committed) is applied here at the latest
+        final int completed = completeSync();
+        if (completed != IoStatus.OK)
         {
-            // a sync done on the writer's thread (its batch already committed) is applied here at the latest
-            final int completed = completeSync();
-            if (completed != IoStatus.OK)
-            {
-                return completed;
-            }
+            return completed;
         }
         if (segment.durable != segment.written)
         {
@@ -1194,14 +1191,11 @@ public final class SegmentLog
 
     private int sealOpen()
     {
-        if (syncInFlight)
+        // the sealed summary's header names the durable state: let a sync in flight make it current first
+        final int completed = completeSync();
+        if (completed != IoStatus.OK)
         {
-            // the sealed summary's header names the durable state: let the sync in flight make it current first
-            final int completed = completeSync();
-            if (completed != IoStatus.OK)
-            {
-                return completed; // the open segment was abandoned with every block since the last good sync
-            }
+            return completed; // the open segment was abandoned with every block since the last good sync
         }
         final Segment segment = open;
         assert segment.written == dataBlocks : "sealing a segment that is not full";

@@ -107,33 +107,42 @@ public final class SegmentWriter
             {
                 slot.account.failures++; // this thread alone counts
             }
-            final IntConsumer done = slot.done;
+            complete(slot, status);
+        }
+    }
+
+    /**
+     * Sets the slot's status, with its listeners around it: {@code done} before, so that once a sync's status is
+     * set its listener has returned (it never runs for a sync its owner has already completed and followed with
+     * another); {@code wake} after, when the owner can see the status. A listener's failure is its owner's: this
+     * thread serves every log.
+     */
+    private static void complete(final Slot slot, final int status)
+    {
+        final IntConsumer done = slot.done;
+        final Runnable wake = slot.wake;
+        try
+        {
             if (done != null)
             {
-                // before the status: once a sync's status is set its listener has returned, so a listener never
-                // runs for a sync its owner has already completed and followed with another
-                try
-                {
-                    done.accept(status);
-                }
-                catch (final Throwable ex)
-                {
-                    // a listener's failure is its owner's: this thread serves every log
-                }
+                done.accept(status);
             }
-            final Runnable wake = slot.wake;
-            slot.status = status;
+        }
+        catch (final Throwable ignore)
+        {
+            // the owner takes the batch over when it polls
+        }
+        slot.status = status;
+        try
+        {
             if (wake != null)
             {
-                try
-                {
-                    wake.run();
-                }
-                catch (final Throwable ex)
-                {
-                    // as above
-                }
+                wake.run();
             }
+        }
+        catch (final Throwable ignore)
+        {
+            // the owner polls on its next duty cycle all the same
         }
     }
 

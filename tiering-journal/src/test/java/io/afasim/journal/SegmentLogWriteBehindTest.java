@@ -48,22 +48,8 @@ class SegmentLogWriteBehindTest extends SegmentLogTest
     {
         final SegmentLog log = format(SMALL_SEGMENTS, 8);
         final long first = append(log, 1, 1);
-        final DriveFaults faults = shelf.drive(shelf.layout().driveOf(first)).faults();
-        faults.holdSyncs();
-        try
-        {
-            assertEquals(IoStatus.OK, log.syncStart(), "queued, not waited for");
-            assertTrue(log.isSyncInFlight());
-            assertEquals(SegmentLog.SYNC_PENDING, log.pollSync(), "the drive has not flushed");
-            final long second = append(log, 2, 2);
-            assertTrue(second > 0, "appends go on while the sync is in flight");
-            assertReads(log, second, 2);
-            assertReads(log, first, 1);
-        }
-        finally
-        {
-            faults.releaseSyncs();
-        }
+        appendWhileTheDriveHoldsTheSync(log, 2);
+        assertReads(log, first, 1);
         assertEquals(IoStatus.OK, awaitSync(log));
         assertFalse(log.isSyncInFlight());
         assertEquals(1, log.syncCount());
@@ -74,25 +60,37 @@ class SegmentLogWriteBehindTest extends SegmentLogTest
     {
         final SegmentLog log = format(SMALL_SEGMENTS, 8);
         final long covered = append(log, 1, 1);
-        final DriveFaults faults = shelf.drive(shelf.layout().driveOf(covered)).faults();
+        final long after = appendWhileTheDriveHoldsTheSync(log, 2);
+        assertEquals(IoStatus.OK, awaitSync(log));
+        shelf.drive(shelf.layout().driveOf(covered)).faults().failNextSyncs(1);
+        assertEquals(IoStatus.MEDIA_ERROR, log.sync(), "the next sync fails");
+        assertEquals(1, log.droppedBlockCount(), "it drops the block appended during the first sync, alone");
+        assertEquals(IoStatus.NOT_FOUND, log.read(after, readBack, 0));
+        assertReads(log, covered, 1);
+    }
+
+    /**
+     * Starts a sync of the log's open segment while its drive holds every fdatasync, appends {@code lba} (content
+     * seed = lba) meanwhile and reads it back, then lets the drive flush. Returns the PBA appended.
+     */
+    private long appendWhileTheDriveHoldsTheSync(final SegmentLog log, final long lba)
+    {
+        final DriveFaults faults = shelf.drive(shelf.layout().segmentDrive(log.openSegment())).faults();
         faults.holdSyncs();
-        final long after;
         try
         {
-            assertEquals(IoStatus.OK, log.syncStart());
-            after = append(log, 2, 2);
-            assertTrue(after > 0);
+            assertEquals(IoStatus.OK, log.syncStart(), "queued, not waited for");
+            assertTrue(log.isSyncInFlight());
+            assertEquals(SegmentLog.SYNC_PENDING, log.pollSync(), "the drive has not flushed");
+            final long pba = append(log, lba, lba);
+            assertTrue(pba > 0, "appends go on while the sync is in flight");
+            assertReads(log, pba, lba);
+            return pba;
         }
         finally
         {
             faults.releaseSyncs();
         }
-        assertEquals(IoStatus.OK, awaitSync(log));
-        faults.failNextSyncs(1);
-        assertEquals(IoStatus.MEDIA_ERROR, log.sync(), "the next sync fails");
-        assertEquals(1, log.droppedBlockCount(), "it drops the block appended during the first sync, alone");
-        assertEquals(IoStatus.NOT_FOUND, log.read(after, readBack, 0));
-        assertReads(log, covered, 1);
     }
 
     @Test
