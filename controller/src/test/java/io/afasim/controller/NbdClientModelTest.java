@@ -38,6 +38,13 @@ class NbdClientModelTest {
             .bufferTiers(new int[] {16 * 1024, 256 * 1024, 1024 * 1024}, new int[] {4, 2, 1}), 8, false);
     }
 
+    @Test
+    void pipelinedRequestsMatchTheModelWhenTheNetworkThreadBlocksAtOnce() throws Exception {
+        // no idle yields and a select that would wait for ten minutes: every completion from the backend's thread
+        // must wake the network thread itself (a lost wake-up leaves a reply unsent and the client times out)
+        run(new NbdServer.Context().idleYields(0).idleSelectMs(600_000), 32, true);
+    }
+
     private static void run(final NbdServer.Context context, final int inFlightMax, final boolean structured)
         throws Exception {
         final long seed = NbdTestSupport.seed();
