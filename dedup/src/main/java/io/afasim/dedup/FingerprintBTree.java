@@ -28,7 +28,8 @@ import static io.afasim.dedup.PagePool.PAGE_SIZE_SHIFT;
  *   | count | kind  |   (unused: -1)      | key[0..113) 32 bytes | child[0..114) int|   |  branch, 113 keys
  *   +-------+-------+----------+----------+----------------------+------------------+---+
  * </pre>
- * Values may be anything except {@link #MISSING}. Single-threaded; no allocation on get, put, remove or scan.
+ * Values may be anything except {@link #MISSING}. Single-threaded; no allocation on get, put, remove or scan, nor
+ * on the removes and replaces by prefix and value.
  */
 public final class FingerprintBTree extends BPlusTree
 {
@@ -62,6 +63,8 @@ public final class FingerprintBTree extends BPlusTree
     private long search3;
     private DirectBuffer pendingKeyBuffer;
     private int pendingKeyOffset;
+    /** Leaf holding the entry the last {@link #findByPrefixAndValue} found. */
+    private int foundLeafPageId = NULL_PAGE_ID;
 
     /** {@link #scan} runs through {@link #scanWhile}: one adapter, reused (single-threaded, no allocation). */
     private FingerprintConsumer scanConsumer;
@@ -186,6 +189,108 @@ public final class FingerprintBTree extends BPlusTree
         final long previous = buffer.getLong(base + LEAF_VALUES_OFFSET + (index << 3));
         removeFromLeaf(index);
         return previous;
+    }
+
+    /**
+     * Removes the first entry (in key order) whose key starts with the 8 bytes {@code prefix} (big-endian, as
+     * {@link Fingerprinter#prefix} reads them) and whose value is {@code value}: the fingerprint of a block known
+     * only by its prefix and PBA, whose last reference went. One descent, recording the path, for (prefix, 0, 0, 0):
+     * the run of keys with the prefix almost always starts in the leaf it reaches and is one entry long, so the entry
+     * is removed there through that path, instead of a scan for the key and then a second descent to remove it.
+     * Only when the run leaves that leaf before the entry is found (a prefix collision run across a leaf boundary,
+     * or a run starting in the next leaf) does the walk go on through the sibling links; the recorded path then
+     * leads to the wrong leaf, so it descends again with the full key found.
+     *
+     * @return {@code value} when removed, or {@link #MISSING} (and no change) if no such entry exists.
+     */
+    public long removeByPrefixAndValue(final long prefix, final long value)
+    {
+        if (rootPageId == NULL_PAGE_ID)
+        {
+            return MISSING;
+        }
+        int index = findByPrefixAndValue(prefix, value, true);
+        if (index < 0)
+        {
+            return MISSING;
+        }
+        final int leafPageId = foundLeafPageId;
+        if (leafPageId != pathPageIds[height - 1])
+        {
+            loadSearchKey(pool.buffer(leafPageId), base(leafPageId) + KEYS_OFFSET + index * KEY_WIDTH_BYTES);
+            final int pathLeafPageId = descend(true);
+            index = findInLeaf(pool.buffer(pathLeafPageId), base(pathLeafPageId));
+            assert pathLeafPageId == leafPageId && index >= 0 : "entry found by the sibling walk not on its path";
+        }
+        removeFromLeaf(index);
+        return value;
+    }
+
+    /**
+     * Overwrites in place the value of the first entry (in key order) whose key starts with the 8 bytes
+     * {@code prefix} (big-endian) and whose value is {@code oldValue}: repoints a block known only by its prefix and
+     * PBA. One descent; never changes structure, so an entry past the first leaf is overwritten where the sibling
+     * walk finds it.
+     *
+     * @return {@code oldValue} when replaced, or {@link #MISSING} (and no change) if no such entry exists.
+     * @throws IllegalArgumentException if newValue is {@link #MISSING}.
+     */
+    public long replaceValueByPrefixAndValue(final long prefix, final long oldValue, final long newValue)
+    {
+        if (newValue == MISSING)
+        {
+            throw new IllegalArgumentException("value MISSING (Long.MIN_VALUE) cannot be stored");
+        }
+        if (rootPageId == NULL_PAGE_ID)
+        {
+            return MISSING;
+        }
+        final int index = findByPrefixAndValue(prefix, oldValue, false);
+        if (index < 0)
+        {
+            return MISSING;
+        }
+        final int leafPageId = foundLeafPageId;
+        pool.buffer(leafPageId).putLong(base(leafPageId) + LEAF_VALUES_OFFSET + (index << 3), newValue);
+        return oldValue;
+    }
+
+    /**
+     * Descends for the smallest key with the prefix, (prefix, 0, 0, 0), then walks the entries from its lower bound,
+     * following sibling links, while their first 8 bytes equal the prefix. No key with the prefix lies left of that
+     * lower bound: every key in the subtrees left of the descent is below a separator {@code <=} the search key.
+     *
+     * @return the index in {@link #foundLeafPageId} of the first entry with the prefix and value, or -1 if none.
+     */
+    private int findByPrefixAndValue(final long prefix, final long value, final boolean recordPath)
+    {
+        search0 = prefix;
+        search1 = 0;
+        search2 = 0;
+        search3 = 0;
+        int pageId = descend(recordPath);
+        int index = lowerBound(pool.buffer(pageId), base(pageId));
+        while (pageId != NULL_PAGE_ID)
+        {
+            final UnsafeBuffer buffer = pool.buffer(pageId);
+            final int base = base(pageId);
+            final int count = buffer.getInt(base + COUNT_OFFSET);
+            for (; index < count; index++)
+            {
+                if (buffer.getLong(base + KEYS_OFFSET + index * KEY_WIDTH_BYTES, KEY_ORDER) != prefix)
+                {
+                    return -1;
+                }
+                if (buffer.getLong(base + LEAF_VALUES_OFFSET + (index << 3)) == value)
+                {
+                    foundLeafPageId = pageId;
+                    return index;
+                }
+            }
+            pageId = buffer.getInt(base + NEXT_OFFSET);
+            index = 0;
+        }
+        return -1;
     }
 
     /**
