@@ -28,7 +28,16 @@ public final class DedupContext
     public static final int REDO_BATCH_BYTES_DEFAULT = 1 << 20;
     public static final int REDO_BATCH_BYTES_MIN = 64 << 10;
 
+    /**
+     * How a new pool's drive files are made: {@code sparse} (the default: quick, and only written blocks take host
+     * disk space) or {@code zeroed} (written with zeros at format: no write pays the host filesystem's block
+     * allocation; see {@code Shelf.format}).
+     */
+    public static final String SHELF_PROVISION_PROP_NAME = "afasim.shelf.provision";
+    public static final String SHELF_PROVISION_DEFAULT = "sparse";
+
     private int redoBatchBytes = Integer.getInteger(REDO_BATCH_BYTES_PROP_NAME, REDO_BATCH_BYTES_DEFAULT);
+    private String shelfProvision = System.getProperty(SHELF_PROVISION_PROP_NAME, SHELF_PROVISION_DEFAULT);
     private int rangeBlocks = Integer.getInteger(RANGE_BLOCKS_PROP_NAME, RANGE_BLOCKS_DEFAULT);
     private int pageCountMax = Integer.getInteger(PAGE_COUNT_MAX_PROP_NAME, PAGE_COUNT_MAX_DEFAULT);
     private int cleanSegmentsMax = Integer.getInteger(CLEAN_SEGMENTS_MAX_PROP_NAME, CLEAN_SEGMENTS_MAX_DEFAULT);
@@ -60,9 +69,26 @@ public final class DedupContext
             throw new IllegalArgumentException(REDO_BATCH_BYTES_PROP_NAME + "=" + redoBatchBytes + " must be >= " +
                 REDO_BATCH_BYTES_MIN);
         }
+        if (!"sparse".equals(shelfProvision) && !"zeroed".equals(shelfProvision))
+        {
+            throw new IllegalArgumentException(SHELF_PROVISION_PROP_NAME + "=" + shelfProvision +
+                " must be sparse or zeroed");
+        }
         journalContext.conclude();
         segmentLogContext.conclude();
         concluded = true;
+        return this;
+    }
+
+    /** {@code sparse} or {@code zeroed} (see {@link #SHELF_PROVISION_PROP_NAME}). */
+    public String shelfProvision()
+    {
+        return shelfProvision;
+    }
+
+    public DedupContext shelfProvision(final String shelfProvision)
+    {
+        this.shelfProvision = shelfProvision;
         return this;
     }
 

@@ -98,7 +98,7 @@ public final class DedupStore implements AutoCloseable
     {
         ctx.conclude();
         ctx.segmentLogContext().releaseFreesSegment(false);
-        final Shelf shelf = Shelf.format(directory, arrayId, config);
+        final Shelf shelf = Shelf.format(directory, arrayId, config, "zeroed".equals(ctx.shelfProvision()));
         final ExtentAllocator allocator = new ExtentAllocator(shelf.layout().segmentCount());
         final MetadataJournal journal = MetadataJournal.format(shelf, allocator, ctx.journalContext());
         final DedupStore store = new DedupStore(shelf, allocator, journal, ctx);

@@ -28,6 +28,25 @@ class DedupStoreTest
     private final UnsafeBuffer readBack = new UnsafeBuffer(ByteBuffer.allocateDirect(4096));
 
     @Test
+    void aZeroedStoreServesWritesAndAnUnknownProvisioningIsRefused()
+    {
+        try (DedupStore store = DedupStore.format(dir, UUID.randomUUID(), SHELF, new DedupContext().shelfProvision("zeroed")))
+        {
+            final DedupVolume volume = store.createVolume(VOLUME_ID, VOLUME_BLOCKS);
+            fill(block, 9);
+            assertEquals(IoStatus.OK, volume.write(7, block, 0));
+            assertEquals(IoStatus.OK, volume.readBlock(7, readBack, 0));
+            assertEquals(0, compare(block, readBack), "the written block reads back");
+            assertEquals(IoStatus.OK, volume.readBlock(8, readBack, 0));
+            assertEquals(0, compare(new UnsafeBuffer(ByteBuffer.allocateDirect(4096)), readBack), "a hole reads as zeros");
+        }
+        final IllegalArgumentException refused = org.junit.jupiter.api.Assertions.assertThrows(
+            IllegalArgumentException.class,
+            () -> DedupStore.format(dir.resolve("other"), UUID.randomUUID(), SHELF, new DedupContext().shelfProvision("thick")));
+        assertEquals("afasim.shelf.provision=thick must be sparse or zeroed", refused.getMessage());
+    }
+
+    @Test
     void duplicateBlocksAreStoredOnceAndZeroBlocksAreHoles()
     {
         try (DedupStore store = DedupStore.format(dir, UUID.randomUUID(), SHELF, new DedupContext()))

@@ -40,6 +40,16 @@ public final class Shelf implements AutoCloseable
      */
     public static Shelf format(final Path directory, final UUID arrayId, final ShelfConfig config)
     {
+        return format(directory, arrayId, config, false);
+    }
+
+    /**
+     * {@link #format(Path, UUID, ShelfConfig)}, with every drive written with zeros first when {@code zeroed}: no
+     * holes, so no write of the array pays the host filesystem's block allocation (see
+     * {@link Drive#openFile(Path, int, long, boolean, boolean)}). Takes the time to write the drives once.
+     */
+    public static Shelf format(final Path directory, final UUID arrayId, final ShelfConfig config, final boolean zeroed)
+    {
         final ShelfLayout layout = new ShelfLayout(config);
         try
         {
@@ -65,7 +75,7 @@ public final class Shelf implements AutoCloseable
         {
             for (int i = 0; i < drives.length; i++)
             {
-                drives[i] = Drive.openFile(drivePath(directory, i), i, config.driveSizeBytes(), true);
+                drives[i] = Drive.openFile(drivePath(directory, i), i, config.driveSizeBytes(), true, zeroed);
                 new DriveHeader(arrayId, i, config, formatTimeMs).encode(block);
                 checkStatus(drives[i], drives[i].write(ShelfLayout.HEADER_OFFSET_BYTES, block, 0, Drive.BLOCK_SIZE_BYTES));
                 checkStatus(drives[i], drives[i].sync());

@@ -36,6 +36,37 @@ class ShelfTest
     }
 
     @Test
+    void aZeroedShelfHasNoHolesAndASparseOneHasNothingBeyondItsHeaders() throws Exception
+    {
+        try (Shelf shelf = Shelf.format(dir.resolve("zeroed"), UUID.randomUUID(), SMALL, true))
+        {
+            for (int i = 0; i < shelf.driveCount(); i++)
+            {
+                final Path file = Shelf.drivePath(dir.resolve("zeroed"), i);
+                assertEquals(SMALL.driveSizeBytes(), allocatedBytes(file), file + ": every block allocated");
+                final ByteBuffer in = Drive.allocateAligned(4096);
+                assertEquals(IoStatus.OK, shelf.drive(i).read(SMALL.driveSizeBytes() - 4096, in, 0, 4096));
+                assertEquals(ByteBuffer.allocateDirect(4096), in, "the drive's last block reads as zeros");
+            }
+        }
+        try (Shelf shelf = Shelf.format(dir.resolve("sparse"), UUID.randomUUID(), SMALL))
+        {
+            final Path file = Shelf.drivePath(dir.resolve("sparse"), 0);
+            assertTrue(allocatedBytes(file) < SMALL.driveSizeBytes() / 4,
+                file + ": a sparse drive holds its header, not " + allocatedBytes(file) + " bytes");
+        }
+    }
+
+    /** Bytes the host filesystem allocated to {@code file} (stat's block count times its block unit). */
+    private static long allocatedBytes(final Path file) throws Exception
+    {
+        final Process stat = new ProcessBuilder("stat", "-c", "%b %B", file.toString()).redirectErrorStream(true).start();
+        final String[] out = new String(stat.getInputStream().readAllBytes()).trim().split(" ");
+        assertEquals(0, stat.waitFor(), "stat " + file + ": " + String.join(" ", out));
+        return Long.parseLong(out[0]) * Long.parseLong(out[1]);
+    }
+
+    @Test
     void dataWrittenAtAnOffsetReadsBack()
     {
         try (Shelf shelf = Shelf.format(dir, UUID.randomUUID(), SMALL))
