@@ -1,7 +1,6 @@
 package io.afasim.mirror;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.nio.file.Path;
@@ -32,26 +31,36 @@ final class LinkTestSupport
     {
     }
 
-    /** A UDP port free right now on 127.0.0.1 (distinct from {@code other}). */
+    /**
+     * A UDP port free right now on 127.0.0.1 (distinct from {@code other}), below the kernel's ephemeral range
+     * (32768-60999 by default): a port the kernel handed out with bind(0) went back to that range when it was
+     * closed, and any socket bound meanwhile (an Aeron sender's, in this JVM) could take it before the link did
+     * ("Address already in use", seen once in LinkTest).
+     */
     static int freePort(final int other)
     {
-        for (int attempt = 0; attempt < 16; attempt++)
+        for (int attempt = 0; attempt < 64; attempt++)
         {
-            try (DatagramSocket socket = new DatagramSocket(0, InetAddress.getLoopbackAddress()))
+            final int port = PORT_RANGE_LOW + java.util.concurrent.ThreadLocalRandom.current().nextInt(PORT_RANGE_SIZE);
+            if (port == other)
             {
-                final int port = socket.getLocalPort();
-                if (port != other)
-                {
-                    return port;
-                }
+                continue;
             }
-            catch (final IOException ex)
+            try (DatagramSocket socket = new DatagramSocket(port, InetAddress.getLoopbackAddress()))
             {
-                throw new UncheckedIOException(ex);
+                return socket.getLocalPort();
+            }
+            catch (final IOException taken)
+            {
+                // in use: another candidate
             }
         }
-        throw new IllegalStateException("no free UDP port");
+        throw new IllegalStateException("no free UDP port in " + PORT_RANGE_LOW + ".." +
+            (PORT_RANGE_LOW + PORT_RANGE_SIZE - 1));
     }
+
+    private static final int PORT_RANGE_LOW = 20_000;
+    private static final int PORT_RANGE_SIZE = 12_000;
 
     /** A test context: given ports, an aeron dir under {@code dir}, timeouts generous for a shared 2-core box. */
     static LinkContext context(final Path dir, final int nodeId, final int localPort, final int peerPort)

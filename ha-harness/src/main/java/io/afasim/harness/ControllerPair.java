@@ -236,23 +236,40 @@ public final class ControllerPair implements AutoCloseable
         return parent.resolve("afasim-harness-" + ProcessHandle.current().pid() + "-" + System.nanoTime());
     }
 
-    /** {@code count} distinct UDP ports free on 127.0.0.1 now (all held open while picking, so they differ). */
+    /**
+     * {@code count} distinct UDP ports free on 127.0.0.1 now (all held open while picking, so they differ), below the
+     * kernel's ephemeral range (32768-60999 by default): a port from bind(0) goes back to that range when closed, and
+     * any socket bound before the controller starts (an Aeron sender's) could take it first.
+     */
     static int[] freeUdpPorts(final int count)
     {
         final DatagramSocket[] sockets = new DatagramSocket[count];
         final int[] ports = new int[count];
         try
         {
-            for (int i = 0; i < count; i++)
+            int attempts = 0;
+            for (int i = 0; i < count; )
             {
-                sockets[i] = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-                ports[i] = sockets[i].getLocalPort();
+                final int port = 20_000 + java.util.concurrent.ThreadLocalRandom.current().nextInt(12_000);
+                try
+                {
+                    sockets[i] = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), port));
+                    ports[i] = port;
+                    i++;
+                }
+                catch (final SocketException taken)
+                {
+                    if (++attempts == 256)
+                    {
+                        throw taken;
+                    }
+                }
             }
             return ports;
         }
         catch (final SocketException ex)
         {
-            throw new UncheckedIOException("cannot find free UDP ports on 127.0.0.1", ex);
+            throw new UncheckedIOException("cannot find free UDP ports on 127.0.0.1 in 20000..31999", ex);
         }
         finally
         {
