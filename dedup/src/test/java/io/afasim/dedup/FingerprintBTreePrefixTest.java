@@ -7,7 +7,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -37,34 +36,6 @@ class FingerprintBTreePrefixTest
     private static final int BACKGROUND_KEYS = 20_000;
     private static final int MIXED_OPS = 40_000;
     private static final int CHECK_INTERVAL_OPS = 500;
-
-    /** Model key: four longs compared unsigned, most significant first (the tree's documented order). */
-    private record Fp(long a, long b, long c, long d) implements Comparable<Fp>
-    {
-        @Override
-        public int compareTo(final Fp other)
-        {
-            int comparison = Long.compareUnsigned(a, other.a);
-            if (comparison == 0)
-            {
-                comparison = Long.compareUnsigned(b, other.b);
-            }
-            if (comparison == 0)
-            {
-                comparison = Long.compareUnsigned(c, other.c);
-            }
-            return comparison != 0 ? comparison : Long.compareUnsigned(d, other.d);
-        }
-
-        static Fp read(final DirectBuffer buffer, final int offset)
-        {
-            return new Fp(
-                buffer.getLong(offset, ByteOrder.BIG_ENDIAN),
-                buffer.getLong(offset + 8, ByteOrder.BIG_ENDIAN),
-                buffer.getLong(offset + 16, ByteOrder.BIG_ENDIAN),
-                buffer.getLong(offset + 24, ByteOrder.BIG_ENDIAN));
-        }
-    }
 
     private final UnsafeBuffer keyBuffer = new UnsafeBuffer(new byte[32]);
     private final TreeMap<Fp, Long> model = new TreeMap<>();
@@ -351,17 +322,9 @@ class FingerprintBTreePrefixTest
         }
     }
 
-    private static void write(final UnsafeBuffer buffer, final int offset, final Fp key)
-    {
-        buffer.putLong(offset, key.a, ByteOrder.BIG_ENDIAN);
-        buffer.putLong(offset + 8, key.b, ByteOrder.BIG_ENDIAN);
-        buffer.putLong(offset + 16, key.c, ByteOrder.BIG_ENDIAN);
-        buffer.putLong(offset + 24, key.d, ByteOrder.BIG_ENDIAN);
-    }
-
     private void put(final Fp key, final long value)
     {
-        write(keyBuffer, 0, key);
+        key.writeTo(keyBuffer, 0);
         final Long expected = model.put(key, value);
         assertEquals(expected == null ? MISSING : expected, tree.put(keyBuffer, 0, value), "put " + key);
     }
@@ -413,7 +376,7 @@ class FingerprintBTreePrefixTest
         }
         model.remove(key);
         assertEquals(value, tree.removeByPrefixAndValue(prefix, value), what);
-        write(keyBuffer, 0, key);
+        key.writeTo(keyBuffer, 0);
         assertEquals(MISSING, tree.get(keyBuffer, 0), what + ": key " + key + " still present");
         assertEquals(model.size(), tree.size(), what);
     }
@@ -429,7 +392,7 @@ class FingerprintBTreePrefixTest
         }
         model.put(key, newValue);
         assertEquals(oldValue, tree.replaceValueByPrefixAndValue(prefix, oldValue, newValue), what);
-        write(keyBuffer, 0, key);
+        key.writeTo(keyBuffer, 0);
         assertEquals(newValue, tree.get(keyBuffer, 0), what + ": key " + key);
     }
 

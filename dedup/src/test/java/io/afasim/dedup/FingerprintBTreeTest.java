@@ -7,7 +7,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -31,34 +30,6 @@ class FingerprintBTreeTest
     private static final int POOL_PAGE_COUNT_MAX = 1 << 16;
     /** Keys are written at a non-zero offset to check that offsets are honoured. */
     private static final int KEY_OFFSET = 3;
-
-    /** Model key: four longs compared unsigned, most significant first (the tree's documented order). */
-    private record Fp(long a, long b, long c, long d) implements Comparable<Fp>
-    {
-        @Override
-        public int compareTo(final Fp other)
-        {
-            int comparison = Long.compareUnsigned(a, other.a);
-            if (comparison == 0)
-            {
-                comparison = Long.compareUnsigned(b, other.b);
-            }
-            if (comparison == 0)
-            {
-                comparison = Long.compareUnsigned(c, other.c);
-            }
-            return comparison != 0 ? comparison : Long.compareUnsigned(d, other.d);
-        }
-
-        static Fp read(final DirectBuffer buffer, final int offset)
-        {
-            return new Fp(
-                buffer.getLong(offset, ByteOrder.BIG_ENDIAN),
-                buffer.getLong(offset + 8, ByteOrder.BIG_ENDIAN),
-                buffer.getLong(offset + 16, ByteOrder.BIG_ENDIAN),
-                buffer.getLong(offset + 24, ByteOrder.BIG_ENDIAN));
-        }
-    }
 
     private final UnsafeBuffer keyBuffer = new UnsafeBuffer(new byte[KEY_OFFSET + 32]);
     private final UnsafeBuffer toKeyBuffer = new UnsafeBuffer(new byte[32]);
@@ -99,7 +70,7 @@ class FingerprintBTreeTest
     void emptyTree()
     {
         tree.check();
-        write(keyBuffer, KEY_OFFSET, new Fp(1, 2, 3, 4));
+        new Fp(1, 2, 3, 4).writeTo(keyBuffer, KEY_OFFSET);
         assertEquals(MISSING, tree.get(keyBuffer, KEY_OFFSET));
         assertEquals(MISSING, tree.remove(keyBuffer, KEY_OFFSET));
         assertEquals(MISSING, tree.replaceValue(keyBuffer, KEY_OFFSET, 1));
@@ -194,7 +165,7 @@ class FingerprintBTreeTest
             final int runLength = 1 + random.nextInt(300);
             for (int i = 0; i < runLength; i++)
             {
-                put(new Fp(start.a, start.b, start.c, start.d + i), op);
+                put(new Fp(start.a(), start.b(), start.c(), start.d() + i), op);
                 checkEvery(op++);
             }
         }
@@ -270,7 +241,7 @@ class FingerprintBTreeTest
 
             final int limit = 1 + random.nextInt(50);
             final List<Fp> seen = new ArrayList<>();
-            write(keyBuffer, KEY_OFFSET, from);
+            from.writeTo(keyBuffer, KEY_OFFSET);
             final boolean completed = tree.scanWhile(
                 keyBuffer, KEY_OFFSET, null, 0, (k, o, v) -> seen.add(Fp.read(k, o)) && seen.size() < limit);
             final List<Fp> expected = new ArrayList<>(model.tailMap(from, true).keySet());
@@ -291,11 +262,11 @@ class FingerprintBTreeTest
         final int pagesBefore = tree.pagesInUse();
         for (final Map.Entry<Fp, Long> entry : model.entrySet())
         {
-            write(keyBuffer, KEY_OFFSET, entry.getKey());
+            entry.getKey().writeTo(keyBuffer, KEY_OFFSET);
             assertEquals(entry.getValue(), tree.replaceValue(keyBuffer, KEY_OFFSET, entry.getValue() + 1));
             entry.setValue(entry.getValue() + 1);
         }
-        write(keyBuffer, KEY_OFFSET, randomFp(random));
+        randomFp(random).writeTo(keyBuffer, KEY_OFFSET);
         assertEquals(MISSING, tree.replaceValue(keyBuffer, KEY_OFFSET, 5));
         assertEquals(pagesBefore, tree.pagesInUse());
         tree.check();
@@ -328,7 +299,7 @@ class FingerprintBTreeTest
         }
         else if (dice < 950)
         {
-            write(keyBuffer, KEY_OFFSET, key);
+            key.writeTo(keyBuffer, KEY_OFFSET);
             assertEquals(model.getOrDefault(key, MISSING), tree.get(keyBuffer, KEY_OFFSET), "get at op " + op);
         }
         else if (dice < 999)
@@ -343,24 +314,16 @@ class FingerprintBTreeTest
         }
     }
 
-    private static void write(final UnsafeBuffer buffer, final int offset, final Fp key)
-    {
-        buffer.putLong(offset, key.a, ByteOrder.BIG_ENDIAN);
-        buffer.putLong(offset + 8, key.b, ByteOrder.BIG_ENDIAN);
-        buffer.putLong(offset + 16, key.c, ByteOrder.BIG_ENDIAN);
-        buffer.putLong(offset + 24, key.d, ByteOrder.BIG_ENDIAN);
-    }
-
     private void put(final Fp key, final long value)
     {
-        write(keyBuffer, KEY_OFFSET, key);
+        key.writeTo(keyBuffer, KEY_OFFSET);
         final Long expected = model.put(key, value);
         assertEquals(expected == null ? MISSING : expected, tree.put(keyBuffer, KEY_OFFSET, value), "put " + key);
     }
 
     private void remove(final Fp key)
     {
-        write(keyBuffer, KEY_OFFSET, key);
+        key.writeTo(keyBuffer, KEY_OFFSET);
         final Long expected = model.remove(key);
         assertEquals(expected == null ? MISSING : expected, tree.remove(keyBuffer, KEY_OFFSET), "remove " + key);
     }
@@ -380,11 +343,11 @@ class FingerprintBTreeTest
         final List<Map.Entry<Fp, Long>> actual = new ArrayList<>();
         if (from != null)
         {
-            write(keyBuffer, KEY_OFFSET, from);
+            from.writeTo(keyBuffer, KEY_OFFSET);
         }
         if (to != null)
         {
-            write(toKeyBuffer, 0, to);
+            to.writeTo(toKeyBuffer, 0);
         }
         tree.scan(from == null ? null : keyBuffer, KEY_OFFSET, to == null ? null : toKeyBuffer, 0,
             (k, o, v) -> actual.add(Map.entry(Fp.read(k, o), v)));
@@ -400,7 +363,7 @@ class FingerprintBTreeTest
         assertScanEquals(null, null);
         for (final Map.Entry<Fp, Long> entry : model.entrySet())
         {
-            write(keyBuffer, KEY_OFFSET, entry.getKey());
+            entry.getKey().writeTo(keyBuffer, KEY_OFFSET);
             assertEquals(entry.getValue(), tree.get(keyBuffer, KEY_OFFSET));
         }
     }
