@@ -450,8 +450,7 @@ public final class NbdServer implements AutoCloseable {
                     idleTurns = 0;
                 } else if (idleTurns < idleYields) {
                     idleTurns++;
-                    Thread.yield();
-                    selector.selectNow(keyHandler);
+                    Thread.yield(); // the next turn polls the sockets (doWork's selectNow) and counts what it finds
                 } else {
                     selectUnlessCompleted();
                 }

@@ -96,7 +96,7 @@ public final class Drive implements AutoCloseable
         return drive;
     }
 
-    /** Writes zeros over the whole drive and syncs it (a new drive: see {@link #openFile(Path, int, long, boolean, boolean)}). */
+    /** Writes zeros over the whole new drive and syncs it (see {@link #openFile(Path, int, long, boolean, boolean)}). */
     private void writeZeroes()
     {
         final ByteBuffer zeros = allocateAligned(ZERO_FILL_CHUNK_BYTES);
