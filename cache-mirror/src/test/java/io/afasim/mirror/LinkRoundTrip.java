@@ -102,8 +102,9 @@ public final class LinkRoundTrip
         throws Exception
     {
         final Path dir = TestSupport.shmDirectory();
-        final int portA = LinkTestSupport.freePort(-1);
-        final int portB = LinkTestSupport.freePort(portA);
+        final int[] ports = LoopbackPorts.freeUdpPorts(2);
+        final int portA = ports[0];
+        final int portB = ports[1];
         Process child = null;
         AgentRunner runnerB = null;
         Link linkB = null;

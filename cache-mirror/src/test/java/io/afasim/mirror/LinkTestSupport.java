@@ -1,8 +1,5 @@
 package io.afasim.mirror;
 
-import java.io.IOException;
-import java.net.DatagramSocket;
-import java.net.InetAddress;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -30,37 +27,6 @@ final class LinkTestSupport
     private LinkTestSupport()
     {
     }
-
-    /**
-     * A UDP port free right now on 127.0.0.1 (distinct from {@code other}), below the kernel's ephemeral range
-     * (32768-60999 by default): a port the kernel handed out with bind(0) went back to that range when it was
-     * closed, and any socket bound meanwhile (an Aeron sender's, in this JVM) could take it before the link did
-     * ("Address already in use", seen once in LinkTest).
-     */
-    static int freePort(final int other)
-    {
-        for (int attempt = 0; attempt < 64; attempt++)
-        {
-            final int port = PORT_RANGE_LOW + java.util.concurrent.ThreadLocalRandom.current().nextInt(PORT_RANGE_SIZE);
-            if (port == other)
-            {
-                continue;
-            }
-            try (DatagramSocket socket = new DatagramSocket(port, InetAddress.getLoopbackAddress()))
-            {
-                return socket.getLocalPort();
-            }
-            catch (final IOException taken)
-            {
-                // in use: another candidate
-            }
-        }
-        throw new IllegalStateException("no free UDP port in " + PORT_RANGE_LOW + ".." +
-            (PORT_RANGE_LOW + PORT_RANGE_SIZE - 1));
-    }
-
-    private static final int PORT_RANGE_LOW = 20_000;
-    private static final int PORT_RANGE_SIZE = 12_000;
 
     /** A test context: given ports, an aeron dir under {@code dir}, timeouts generous for a shared 2-core box. */
     static LinkContext context(final Path dir, final int nodeId, final int localPort, final int peerPort)
@@ -400,8 +366,9 @@ final class LinkTestSupport
             final RecordingHandler handlerB)
         {
             this.dir = dir;
-            this.portA = freePort(-1);
-            this.portB = freePort(portA);
+            final int[] ports = LoopbackPorts.freeUdpPorts(2);
+            this.portA = ports[0];
+            this.portB = ports[1];
             this.handlerA = handlerA;
             this.handlerB = handlerB;
             this.contextA = context(dir, 0, portA, portB);

@@ -1,12 +1,9 @@
 package io.afasim.harness;
 
 import io.afasim.controller.ControllerContext;
+import io.afasim.mirror.LoopbackPorts;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.DatagramSocket;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.SocketException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -46,7 +43,7 @@ public final class ControllerPair implements AutoCloseable
     {
         this.arrayDir = arrayDir.toAbsolutePath();
         this.nvmeRoot = nvmeRootFor(this.arrayDir);
-        final int[] linkPorts = freeUdpPorts(2);
+        final int[] linkPorts = LoopbackPorts.freeUdpPorts(2);
         this.endpointA = "127.0.0.1:" + linkPorts[0];
         this.endpointB = "127.0.0.1:" + linkPorts[1];
         this.a = new ControllerNode(
@@ -234,53 +231,6 @@ public final class ControllerPair implements AutoCloseable
         final Path shm = Path.of("/dev/shm");
         final Path parent = Files.isDirectory(shm) && Files.isWritable(shm) ? shm : arrayDir;
         return parent.resolve("afasim-harness-" + ProcessHandle.current().pid() + "-" + System.nanoTime());
-    }
-
-    /**
-     * {@code count} distinct UDP ports free on 127.0.0.1 now (all held open while picking, so they differ), below the
-     * kernel's ephemeral range (32768-60999 by default): a port from bind(0) goes back to that range when closed, and
-     * any socket bound before the controller starts (an Aeron sender's) could take it first.
-     */
-    static int[] freeUdpPorts(final int count)
-    {
-        final DatagramSocket[] sockets = new DatagramSocket[count];
-        final int[] ports = new int[count];
-        try
-        {
-            int attempts = 0;
-            for (int i = 0; i < count; )
-            {
-                final int port = 20_000 + java.util.concurrent.ThreadLocalRandom.current().nextInt(12_000);
-                try
-                {
-                    sockets[i] = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), port));
-                    ports[i] = port;
-                    i++;
-                }
-                catch (final SocketException taken)
-                {
-                    if (++attempts == 256)
-                    {
-                        throw taken;
-                    }
-                }
-            }
-            return ports;
-        }
-        catch (final SocketException ex)
-        {
-            throw new UncheckedIOException("cannot find free UDP ports on 127.0.0.1 in 20000..31999", ex);
-        }
-        finally
-        {
-            for (final DatagramSocket socket : sockets)
-            {
-                if (socket != null)
-                {
-                    socket.close();
-                }
-            }
-        }
     }
 
     static void deleteTree(final Path root)
