@@ -1,6 +1,7 @@
 package io.afasim.dedup;
 
 import java.nio.ByteBuffer;
+import java.util.HashMap;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 
@@ -25,13 +26,15 @@ import org.openjdk.jmh.annotations.TearDown;
  *   <li>{@code overwrite}: what an overwrite of a unique block does to the index: the old block's entry removed by
  *   its 8-byte prefix and PBA, then a new key inserted (the entry count stays constant).</li>
  * </ul>
+ * The reference, in the same run: {@code java.util.HashMap<Fp, Long>} holding the same entries (what an index with
+ * an object per entry would be), looked up the same way.
  * {@code entries} sets the index size: 64 K fits this box's L2 and L3; 4 M does not.
  * Run: {@code bin/afasim bench fingerprint}.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
-@Fork(value = 1, jvmArgsAppend = {"--add-opens", "java.base/jdk.internal.misc=ALL-UNNAMED", "-Xmx2g"})
+@Fork(value = 1, jvmArgsAppend = {"--add-opens", "java.base/jdk.internal.misc=ALL-UNNAMED", "-Xmx3g"})
 public class FingerprintIndexBenchmark
 {
     static final long SEED = 0xF1D0_5EEDL;
@@ -41,6 +44,7 @@ public class FingerprintIndexBenchmark
     int entries;
 
     private FingerprintBTree tree;
+    private HashMap<Fp, Long> hashMap;
     private UnsafeBuffer present;
     private final UnsafeBuffer absent = new UnsafeBuffer(ByteBuffer.allocateDirect(KEY_BYTES));
     private SplittableRandom random;
@@ -56,11 +60,13 @@ public class FingerprintIndexBenchmark
         present = new UnsafeBuffer(ByteBuffer.allocateDirect(entries * KEY_BYTES));
         values = new long[entries];
         tree = new FingerprintBTree(new PagePool(2 * (entries / 50) + 64));
+        hashMap = new HashMap<>(2 * entries);
         for (int i = 0; i < entries; i++)
         {
             fill(present, i * KEY_BYTES);
             values[i] = i;
             tree.put(present, i * KEY_BYTES, i);
+            hashMap.put(Fp.read(present, i * KEY_BYTES), (long)i);
         }
         next = entries;
     }
@@ -95,6 +101,21 @@ public class FingerprintIndexBenchmark
         final int slot = cursor;
         cursor = slot + 1 == entries ? 0 : slot + 1;
         return tree.get(present, slot * KEY_BYTES);
+    }
+
+    @Benchmark
+    public Long lookupMissHashMap()
+    {
+        fill(absent, 0);
+        return hashMap.get(Fp.read(absent, 0));
+    }
+
+    @Benchmark
+    public Long lookupHitHashMap()
+    {
+        final int slot = cursor;
+        cursor = slot + 1 == entries ? 0 : slot + 1;
+        return hashMap.get(Fp.read(present, slot * KEY_BYTES));
     }
 
     /** The entry at a random slot goes by its prefix and value (its PBA); a new key takes the slot, with a new PBA. */
