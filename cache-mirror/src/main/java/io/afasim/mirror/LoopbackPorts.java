@@ -11,7 +11,8 @@ import java.util.concurrent.ThreadLocalRandom;
  * UDP ports for link endpoints on 127.0.0.1 that are free now, for test pairs and the HA harness. They come from
  * below the kernel's ephemeral range (32768-60999 by default): a port handed out by bind(0) goes back to that range
  * when it is closed, and any socket bound meanwhile (an Aeron sender's, whose local port is ephemeral) could take it
- * before the link binds it ("Address already in use", seen once in LinkTest).
+ * before the link binds it ("Address already in use", seen once in LinkTest). {@link #main} serves {@code bin/afasim}
+ * (demo, compare) the same way.
  */
 public final class LoopbackPorts
 {
@@ -21,6 +22,18 @@ public final class LoopbackPorts
 
     private LoopbackPorts()
     {
+    }
+
+    /** Prints {@code COUNT} (default 2) free ports, space-separated, for {@code bin/afasim}. */
+    public static void main(final String[] args)
+    {
+        final int[] ports = freeUdpPorts(args.length > 0 ? Integer.parseInt(args[0]) : 2);
+        final StringBuilder line = new StringBuilder();
+        for (final int port : ports)
+        {
+            line.append(line.length() > 0 ? " " : "").append(port);
+        }
+        System.out.println(line);
     }
 
     /** {@code count} distinct UDP ports free on 127.0.0.1 now (each is bound while the others are picked). */

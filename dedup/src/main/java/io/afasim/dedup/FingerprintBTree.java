@@ -539,7 +539,7 @@ public final class FingerprintBTree extends BPlusTree
         return upper ? comparison >= 0 : comparison > 0;
     }
 
-    /** Index in {@code [0, count)} where a uniform key {@code search0} would sit among keys in {@code [low0, high0]}. */
+    /** Index in {@code [0, count)} where a uniform key {@code search0} sits among keys in {@code [low0, high0]}. */
     private int estimate(final int count, final long low0, final long high0)
     {
         final long offset = search0 - low0;
@@ -548,7 +548,7 @@ public final class FingerprintBTree extends BPlusTree
         {
             return Long.compareUnsigned(search0, low0) <= 0 ? 0 : count - 1;
         }
-        // both as unsigned magnitudes, halved so that the conversion to double is exact in sign
+        // unsigned magnitudes: halved, they are non-negative longs, which convert to double as the values they are
         final int guess = (int)((double)(offset >>> 1) / (double)(span >>> 1 | 1) * count);
         return Math.min(guess, count - 1);
     }

@@ -126,12 +126,7 @@ class FingerprintBTreePrefixTest
     {
         final Random random = new Random(Seeds.seed("FingerprintBTreePrefixTest.singlePrefixTreeCollapsesToEmpty"));
         final long prefix = random.nextLong();
-        for (int i = 0; i < LONG_RUN_KEYS; i++)
-        {
-            put(randomFpWithPrefix(random, prefix), nextValue++);
-        }
-        tree.check();
-        assertTrue(tree.height() >= 2, "height " + tree.height());
+        putPrefixRun(random, prefix, LONG_RUN_KEYS, 2);
         final List<Map.Entry<Fp, Long>> run = entriesWithPrefix(prefix);
         Collections.shuffle(run, random);
         for (final Map.Entry<Fp, Long> entry : run)
@@ -149,12 +144,7 @@ class FingerprintBTreePrefixTest
         final Random random = new Random(Seeds.seed("FingerprintBTreePrefixTest.deepSinglePrefixTree"));
         final long prefix = random.nextLong();
         putNeighbours(random, prefix);
-        for (int i = 0; i < DEEP_RUN_KEYS; i++)
-        {
-            put(randomFpWithPrefix(random, prefix), nextValue++);
-        }
-        tree.check();
-        assertTrue(tree.height() >= 3, "height " + tree.height());
+        putPrefixRun(random, prefix, DEEP_RUN_KEYS, 3);
 
         final List<Map.Entry<Fp, Long>> run = entriesWithPrefix(prefix);
         Collections.shuffle(run, random);
@@ -311,6 +301,17 @@ class FingerprintBTreePrefixTest
     }
 
     /** Keys right next to the prefix's run: the top of prefix - 1 and the bottom of prefix + 1. */
+    /** Puts {@code count} keys with the prefix and checks the tree has grown to at least {@code minHeight}. */
+    private void putPrefixRun(final Random random, final long prefix, final int count, final int minHeight)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            put(randomFpWithPrefix(random, prefix), nextValue++);
+        }
+        tree.check();
+        assertTrue(tree.height() >= minHeight, "height " + tree.height());
+    }
+
     private void putNeighbours(final Random random, final long prefix)
     {
         for (int i = 0; i < 3; i++)

@@ -96,7 +96,7 @@ public final class Drive implements AutoCloseable
         return drive;
     }
 
-    /** Writes zeros over the whole new drive and syncs it (see {@link #openFile(Path, int, long, boolean, boolean)}). */
+    /** Writes zeros over the whole new drive and syncs it (see the five-argument {@link #openFile}). */
     private void writeZeroes()
     {
         final ByteBuffer zeros = allocateAligned(ZERO_FILL_CHUNK_BYTES);
@@ -113,8 +113,9 @@ public final class Drive implements AutoCloseable
             {
                 final int errno = NativeIo.errno();
                 close();
+                final String reason = errno == NativeIo.ENOSPC ? ", no space left on the host filesystem" : "";
                 throw new ShelfException("drive " + path + ": cannot write zeros at byte " + done + " of " + sizeBytes +
-                    " (errno " + errno + (errno == 28 ? ", no space left on the host filesystem" : "") + ")");
+                    " (errno " + errno + reason + ")");
             }
             done += n;
         }

@@ -17,6 +17,7 @@ final class NativeIo
     static final int O_CLOEXEC = 02000000;
     static final int EINTR = 4;
     static final int EINVAL = 22;
+    static final int ENOSPC = 28;
     /** O_DIRECT needs buffer address, offset and length aligned to the logical sector size. */
     static final int DIRECT_ALIGNMENT_BYTES = 512;
 
