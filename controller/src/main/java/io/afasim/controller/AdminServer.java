@@ -234,6 +234,7 @@ final class AdminServer implements AutoCloseable
             "errors", Long.toString(controller.errorCount()),
             "tasks", controller.cluster().isStopped() ? "stopped" : "up",
             "threading", controller.context().threading(),
+            "nbdPlacement", controller.context().sharedThreading() ? "shared" : controller.context().nbdPlacement(),
             "peer", controller.context().controllers() == 1 ? "-" : controller.context().peerNode(),
             "peerState", controller.membership().state().name().toLowerCase(java.util.Locale.ROOT),
             "peerDiskBeatAgeMs", Long.toString(controller.membership().lastPeerBeatAgeMs()),

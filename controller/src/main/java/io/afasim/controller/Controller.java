@@ -68,6 +68,8 @@ public final class Controller implements AutoCloseable
     });
     private final Map<String, VolumeAgent> volumesByName = new ConcurrentHashMap<>();
     private final Map<VolumeAgent, AgentRunner> runners = new ConcurrentHashMap<>();
+    /** NBD on volume threads ({@link ControllerContext#nbdOnVolumeThreads()}): each running agent's NBD loop. */
+    private final Map<VolumeAgent, NbdLoop> nbdLoops = new ConcurrentHashMap<>();
     private final Map<String, VolumeAgent> movingOut = new ConcurrentHashMap<>();
     private final AtomicLong errorCount = new AtomicLong();
     /** The inter-controller link ({@link PeerLink#NONE} when this controller runs alone). */
@@ -692,13 +694,83 @@ public final class Controller implements AutoCloseable
             ioThread.add(agent);
             return;
         }
-        final IdleStrategy idle = idleStrategy(agent.doorbell());
+        final LinkWakeup wakeup = ctx.nbdOnVolumeThreads() ? new LinkWakeup() : null;
+        final IdleStrategy idle = wakeup != null ? volumeIdleStrategy(wakeup) : idleStrategy(agent.doorbell());
         final AgentRunner runner = new AgentRunner(
             idle instanceof DoorbellIdleStrategy && bridge != null && bridge.link().context().conversationWindowNs() > 0 ?
                 new ConversationIdleStrategy(agent::isAwaitingPeer, idle) : idle,
-            errorHandler, null, agent);
+            errorHandler, null, wakeup != null ? withNbdLoop(agent, wakeup) : agent);
         runners.put(agent, runner);
         AgentRunner.startOnThread(runner);
+    }
+
+    /**
+     * NBD on volume threads: the volume's thread also serves the NBD connections that picked the volume (an
+     * {@link NbdLoop}): their sockets, then the agent's duty cycle, then the replies it completed, all on this thread.
+     * It waits on {@code wakeup}, which its sockets and its doorbell end. When the thread stops (the volume moved,
+     * was deleted, or the controller stops) its connections go back to the NBD network thread.
+     */
+    private Agent withNbdLoop(final VolumeAgent agent, final LinkWakeup wakeup)
+    {
+        final NbdLoop loop = new NbdLoop("volume-" + agent.state().name(), wakeup.selector(), wakeup);
+        agent.doorbell().hostedBy(wakeup);
+        agent.beforeBlocking(loop::flush); // replies out before the cycle's commit I/O
+        nbdLoops.put(agent, loop);
+        return new Agent()
+        {
+            @Override
+            public void onStart()
+            {
+                agent.onStart();
+            }
+
+            @Override
+            public int doWork() throws Exception
+            {
+                return loop.doWork() + agent.doWork() + loop.flush();
+            }
+
+            @Override
+            public void onClose()
+            {
+                nbdLoops.remove(agent);
+                try
+                {
+                    agent.onClose();
+                }
+                finally
+                {
+                    loop.close();
+                    wakeup.close();
+                }
+            }
+
+            @Override
+            public String roleName()
+            {
+                return agent.roleName();
+            }
+        };
+    }
+
+    /** The NBD loop of the volume's thread, or null: NBD for it is served on the network thread. */
+    NbdLoop nbdLoop(final VolumeAgent agent)
+    {
+        return nbdLoops.get(agent);
+    }
+
+    /** A volume thread that serves NBD waits on its {@code wakeup} (sockets and doorbell), as configured but spin. */
+    private IdleStrategy volumeIdleStrategy(final LinkWakeup wakeup)
+    {
+        switch (ctx.idleStrategy())
+        {
+            case "spin":
+                return new BusySpinIdleStrategy();
+            case "sleep":
+                return new DoorbellIdleStrategy(wakeup::park, 0, 0, ctx.idleParkNsMax(), ctx.idleParkNsMax());
+            default:
+                return new DoorbellIdleStrategy(wakeup::park, 10, 10, 1_000, ctx.idleParkNsMax());
+        }
     }
 
     /**

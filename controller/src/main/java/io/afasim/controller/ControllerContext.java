@@ -51,6 +51,15 @@ public final class ControllerContext
      */
     public static final String THREADING_PROP_NAME = "afasim.threading";
     public static final String THREADING_DEFAULT = "dedicated";
+    /**
+     * With dedicated threading, which thread serves an NBD connection once its handshake picked a volume this
+     * controller owns. {@code volume}: the volume agent's thread (it waits on its NBD sockets and its doorbell), so a
+     * request is read, served and answered on one thread with no hand-off. {@code network}: the NBD network thread,
+     * which hands each request to the volume's thread and its reply back. The network thread always runs the listener,
+     * the handshakes and connections to volumes the peer owns. Shared threading has one thread for all of it.
+     */
+    public static final String NBD_PLACEMENT_PROP_NAME = "afasim.nbd.placement";
+    public static final String NBD_PLACEMENT_DEFAULT = "volume";
     public static final String IDLE_PARK_NS_MAX_PROP_NAME = "afasim.idle.parkNsMax";
     /**
      * Longest park of an idle agent (volume, journal, cluster): its idle CPU cost. Work handed over by another
@@ -118,6 +127,7 @@ public final class ControllerContext
     private String defaultMode = System.getProperty(DEFAULT_MODE_PROP_NAME, DEFAULT_MODE_DEFAULT);
     private String idleStrategy = System.getProperty(IDLE_STRATEGY_PROP_NAME, IDLE_STRATEGY_DEFAULT);
     private String threading = System.getProperty(THREADING_PROP_NAME, THREADING_DEFAULT);
+    private String nbdPlacement = System.getProperty(NBD_PLACEMENT_PROP_NAME, NBD_PLACEMENT_DEFAULT);
     private long idleParkNsMax = Long.getLong(IDLE_PARK_NS_MAX_PROP_NAME, IDLE_PARK_NS_MAX_DEFAULT);
     private long linkParkNsMax = Long.getLong(LINK_PARK_NS_MAX_PROP_NAME, LINK_PARK_NS_MAX_DEFAULT);
     private long readCacheBytes = Long.getLong(READ_CACHE_BYTES_PROP_NAME, READ_CACHE_BYTES_DEFAULT);
@@ -205,6 +215,10 @@ public final class ControllerContext
         if (!threading.equals("dedicated") && !threading.equals("shared"))
         {
             throw new IllegalArgumentException(THREADING_PROP_NAME + "=" + threading + " must be dedicated or shared");
+        }
+        if (!nbdPlacement.equals("volume") && !nbdPlacement.equals("network"))
+        {
+            throw new IllegalArgumentException(NBD_PLACEMENT_PROP_NAME + "=" + nbdPlacement + " must be volume or network");
         }
         if (idleParkNsMax < 1_000 || idleParkNsMax > 100_000_000)
         {
@@ -294,6 +308,7 @@ public final class ControllerContext
         }
         args.add("-D" + IDLE_STRATEGY_PROP_NAME + "=" + idleStrategy);
         args.add("-D" + THREADING_PROP_NAME + "=" + threading);
+        args.add("-D" + NBD_PLACEMENT_PROP_NAME + "=" + nbdPlacement);
         args.add("-D" + IDLE_PARK_NS_MAX_PROP_NAME + "=" + idleParkNsMax);
         args.add("-D" + LINK_PARK_NS_MAX_PROP_NAME + "=" + linkParkNsMax);
         args.add("-D" + READ_CACHE_BYTES_PROP_NAME + "=" + readCacheBytes);
@@ -551,6 +566,23 @@ public final class ControllerContext
     {
         this.threading = threading;
         return this;
+    }
+
+    public String nbdPlacement()
+    {
+        return nbdPlacement;
+    }
+
+    public ControllerContext nbdPlacement(final String placement)
+    {
+        this.nbdPlacement = placement;
+        return this;
+    }
+
+    /** Dedicated threading with {@link #NBD_PLACEMENT_PROP_NAME} {@code volume}: NBD served on volume threads. */
+    public boolean nbdOnVolumeThreads()
+    {
+        return !sharedThreading() && "volume".equals(nbdPlacement);
     }
 
     /** {@link #THREADING_PROP_NAME} is {@code shared}: NBD, the link and the volume agents on one thread. */

@@ -18,4 +18,13 @@ public interface NbdBackend {
 
     /** Submits a request; the backend completes it exactly once, from any thread, via request.complete(errno). Never blocks. */
     void submit(HostRequest request);
+
+    /**
+     * The loop (thread) that serves connections to export {@code exportId} once one has picked it, or null: the
+     * network thread does. Called on the network thread as a connection enters transmission; the loop's thread is
+     * then the one that calls {@link #submit} for that connection.
+     */
+    default NbdLoop loopFor(final int exportId) {
+        return null;
+    }
 }

@@ -5,7 +5,9 @@ import java.nio.ByteBuffer;
 /**
  * Direct data buffers for READ/WRITE payloads, in size tiers (e.g. 128 KiB x 1024, 2 MiB x 64, 32 MiB x 4).
  * A buffer is allocated lazily the first time its tier needs one and reused forever after, so the pool never holds
- * more than {@code sum(tierBytes[i] * tierCountMax[i])}. Network thread only.
+ * more than {@code sum(tierBytes[i] * tierCountMax[i])}. One pool for the whole server, whichever thread serves a
+ * connection (a request's buffer may come back on another loop after its connection moved): acquire and release
+ * take its lock, uncontended but for volumes served on different threads at the same instant.
  */
 final class NbdBufferPool {
     private final int[] tierBytes;
@@ -13,6 +15,8 @@ final class NbdBufferPool {
     private final int[] tierAllocated;
     private final ByteBuffer[][] free;
     private final int[] freeCount;
+    /** Loops with a connection stalled for a buffer: each is woken once by the next release. */
+    private final java.util.ArrayList<NbdLoop> waiters = new java.util.ArrayList<>();
 
     NbdBufferPool(final int[] tierBytes, final int[] tierCountMax) {
         if (tierBytes.length == 0 || tierBytes.length != tierCountMax.length) {
@@ -40,6 +44,14 @@ final class NbdBufferPool {
 
     /** A buffer of at least {@code lengthBytes}, or null when that tier is exhausted (caller stalls and retries). */
     ByteBuffer acquire(final int lengthBytes) {
+        return acquire(lengthBytes, null);
+    }
+
+    /**
+     * {@link #acquire(int)}; when it finds none, {@code waiter} (if not null) is woken by the next release (under the
+     * same lock: a buffer released between the failed acquire and the wait cannot be missed).
+     */
+    synchronized ByteBuffer acquire(final int lengthBytes, final NbdLoop waiter) {
         final int tier = tierFor(lengthBytes);
         if (tier < 0) {
             throw new IllegalArgumentException("request larger than the largest buffer tier: " + lengthBytes);
@@ -53,15 +65,31 @@ final class NbdBufferPool {
             tierAllocated[tier]++;
             return ByteBuffer.allocateDirect(tierBytes[tier]);
         }
+        if (waiter != null && !waiters.contains(waiter)) {
+            waiters.add(waiter);
+        }
         return null;
     }
 
     void release(final ByteBuffer buffer) {
-        final int tier = tierFor(buffer.capacity());
-        if (tier < 0 || tierBytes[tier] != buffer.capacity() || freeCount[tier] >= tierCountMax[tier]) {
-            throw new IllegalStateException("buffer released to the wrong pool or twice: capacity=" + buffer.capacity());
+        NbdLoop[] toWake = null;
+        synchronized (this) {
+            final int tier = tierFor(buffer.capacity());
+            if (tier < 0 || tierBytes[tier] != buffer.capacity() || freeCount[tier] >= tierCountMax[tier]) {
+                throw new IllegalStateException(
+                    "buffer released to the wrong pool or twice: capacity=" + buffer.capacity());
+            }
+            free[tier][freeCount[tier]++] = buffer;
+            if (!waiters.isEmpty()) {
+                toWake = waiters.toArray(new NbdLoop[0]);
+                waiters.clear();
+            }
         }
-        free[tier][freeCount[tier]++] = buffer;
+        if (toWake != null) {
+            for (final NbdLoop loop : toWake) {
+                loop.onBufferReleased();
+            }
+        }
     }
 
     private int tierFor(final int lengthBytes) {

@@ -65,6 +65,10 @@ final class NbdConnection {
     private static final byte[] MSG_ESHUTDOWN = ascii("afasim: shutting down");
 
     private final NbdServer server;
+    /** The loop (thread) serving it; read by completing threads to find where the request goes back. */
+    volatile NbdLoop loop;
+    /** Set when the export picked is served on another loop: no more input is parsed here until it moved. */
+    private NbdLoop moveTarget;
     private final NbdServer.Context ctx;
     private final NbdCounters counters;
     private final ByteBuffer in = ByteBuffer.allocateDirect(INPUT_BYTES);
@@ -157,6 +161,7 @@ final class NbdConnection {
         }
         this.channel = channel;
         this.key = key;
+        this.moveTarget = null;
         this.acceptedNs = nowNs;
         in.clear();
         ctl.clear();
@@ -190,6 +195,34 @@ final class NbdConnection {
 
     boolean isClosed() {
         return phase == PHASE_CLOSED;
+    }
+
+    SocketChannel channel() {
+        return channel;
+    }
+
+    NbdLoop moveTarget() {
+        return moveTarget;
+    }
+
+    /** Its loop let it go (to another loop): the key of that loop's selector is cancelled. */
+    void detached() {
+        if (key != null) {
+            key.cancel();
+            key = null;
+        }
+    }
+
+    /** Registered with its new loop's selector (that loop's thread): what was sent or received meanwhile is handled. */
+    void arrived(final SelectionKey newKey) throws IOException {
+        key = newKey;
+        moveTarget = null;
+        flushOutput();
+        if (phase != PHASE_CLOSED && in.position() > 0 && !stalled) {
+            parseInput(); // requests the client pipelined behind its NBD_OPT_GO
+        } else {
+            updateInterest();
+        }
     }
 
     boolean isRecyclable() {
@@ -255,13 +288,13 @@ final class NbdConnection {
             final HostRequest request = pollReply();
             releaseRequest(request);
         }
-        server.onConnectionClosed(this);
+        loop.onConnectionClosed(this);
     }
 
     // ------------------------------------------------------------------ network events
 
     void onReadable() throws IOException {
-        if (phase == PHASE_CLOSED || finishing || stalled) {
+        if (phase == PHASE_CLOSED || finishing || stalled || moveTarget != null) {
             return;
         }
         if (receiving != null && in.position() == 0) {
@@ -308,7 +341,7 @@ final class NbdConnection {
         if (phase == PHASE_CLOSED) {
             releaseRequest(request);
             if (backendInFlight == 0) {
-                server.recycle(this);
+                loop.recycleLater(this);
             }
             return;
         }
@@ -347,7 +380,7 @@ final class NbdConnection {
     }
 
     private void parse() throws IOException {
-        while (phase != PHASE_CLOSED && !finishing && !stalled) {
+        while (phase != PHASE_CLOSED && !finishing && !stalled && moveTarget == null) {
             final boolean progressed = switch (phase) {
                 case PHASE_CLIENT_FLAGS -> parseClientFlags();
                 case PHASE_OPTIONS -> parseOption();
@@ -598,6 +631,11 @@ final class NbdConnection {
         }
         phase = PHASE_TRANSMISSION;
         counters.increment(NbdCounters.HANDSHAKES_COMPLETED);
+        final NbdLoop home = server.loopFor(info.exportId());
+        if (home != null && home != loop) {
+            moveTarget = home; // served on its volume's thread from the next request on
+            loop.queueMove(this);
+        }
     }
 
     private int advertisedMaximum(final ExportInfo info) {
@@ -717,11 +755,11 @@ final class NbdConnection {
         final int errno = validate(command, flags, offsetBytes, lengthBytes);
         ByteBuffer dataBuffer = null;
         if (errno == 0 && (command == CMD_READ || command == CMD_WRITE) && lengthBytes > 0) {
-            dataBuffer = server.bufferPool().acquire((int)lengthBytes);
+            dataBuffer = server.acquireBuffer((int)lengthBytes, loop);
             if (dataBuffer == null) {
                 counters.increment(NbdCounters.STALLS_BUFFER);
                 stalled = true;
-                server.waitForBuffer(this);
+                loop.waitForBuffer(this);
                 return false;
             }
         }
@@ -805,7 +843,7 @@ final class NbdConnection {
     /** Queues a reply; the server flushes the connection at the end of its duty cycle ({@link #flush}). */
     private void enqueueReply(final HostRequest request) {
         replyRing[(int)(replyTail++ & replyMask)] = request;
-        server.queueFlush(this);
+        loop.queueFlush(this);
     }
 
     /** Writes queued replies (network thread, once per duty cycle in which replies were queued). */
@@ -961,7 +999,7 @@ final class NbdConnection {
         }
         freeSlots[freeSlotCount++] = request.slotIndex;
         if (stalled && phase != PHASE_CLOSED) {
-            server.queueResume(this);
+            loop.queueResume(this);
         }
     }
 
@@ -973,11 +1011,11 @@ final class NbdConnection {
     }
 
     private void updateInterest() {
-        if (phase == PHASE_CLOSED || !key.isValid()) {
-            return;
+        if (phase == PHASE_CLOSED || key == null || !key.isValid()) {
+            return; // no key: between two loops
         }
         int ops = 0;
-        if (!finishing && !stalled && in.hasRemaining()) {
+        if (!finishing && !stalled && moveTarget == null && in.hasRemaining()) {
             ops |= SelectionKey.OP_READ;
         }
         if (ctl.position() > 0 || sendCount > 0 || replyHead != replyTail) {

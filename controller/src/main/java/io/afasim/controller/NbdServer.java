@@ -13,20 +13,26 @@ import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 
 /**
- * NBD server: one network thread (this agent) owns a {@link Selector}, the listening socket and every
- * {@link NbdConnection}. Hosted ({@link Context#hostedOn}), it has no thread of its own: the controller's shared
- * I/O thread runs {@link #hostedDoWork()} among its other agents and waits on the selector it shares with us.
- * Backend threads hand completed requests back through a bounded MPSC queue
+ * NBD server: one network thread (this agent) owns a {@link Selector}, the listening socket and every connection
+ * until its handshake has picked an export. A connection then stays on the network thread, or, when the backend
+ * serves that export on a thread of its own ({@link NbdBackend#loopFor}: the controller's volume threads), moves to
+ * that thread's {@link NbdLoop}, which reads its requests, submits them and sends its replies from then on. Hosted
+ * ({@link Context#hostedOn}), the server has no thread of its own: the controller's shared I/O thread runs
+ * {@link #hostedDoWork()} among its other agents and waits on the selector it shares with us.
+ * <p>
+ * Backend threads hand completed requests back to the connection's loop through a bounded MPSC queue
  * ({@link ManyToOneConcurrentArrayQueue}, capacity = every request slot of every connection, so an offer never
- * fails) and wake the selector at most once per drain. One thread is enough for NBD framing on this 2-core box:
- * it only parses headers, copies small payloads and issues gathering writes; the backend does the storage work
- * on its own threads.
+ * fails) and wake that loop's thread only when it is not the completing thread. Data buffers come from one pool
+ * ({@link NbdBufferPool}) for every loop.
  * <p>
  * Limits (all in {@link Context}): connections, request slots per connection, request data size, data buffer
  * tiers, write-discard size, block status extents, handshake and close timeouts.
@@ -302,8 +308,6 @@ public final class NbdServer implements AutoCloseable {
         }
     }
 
-    private static final long TIMEOUT_CHECK_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(100);
-
     private final Context ctx;
     private final NbdBackend backend;
     private final NbdCounters counters = new NbdCounters();
@@ -312,55 +316,48 @@ public final class NbdServer implements AutoCloseable {
     private final ServerSocketChannel serverChannel;
     private final SelectionKey serverKey;
     private final InetSocketAddress boundAddress;
-    private final ManyToOneConcurrentArrayQueue<HostRequest> completions;
+    /** The network thread's (hosted: the host thread's) connections: the listener's and every handshake. */
+    private final NbdLoop networkLoop;
+    /** Loops that have served a connection (volume threads): woken when the server closes. */
+    private final List<NbdLoop> loops = new CopyOnWriteArrayList<>();
     /**
-     * Own thread: it is in (or about to enter) a blocking select, and a completion since its last duty cycle. No lost
+     * Completion queues of loops whose thread stopped; the network thread drains them until another loop takes one
+     * over (under this list's lock: a queue has one consumer at a time).
+     */
+    private final ArrayList<ManyToOneConcurrentArrayQueue<HostRequest>> spareQueues = new ArrayList<>();
+    private volatile int spareQueueCount;
+    /** Connections closed on any loop and free for reuse: the listener takes them back (network thread). */
+    private final ManyToOneConcurrentArrayQueue<NbdConnection> recycled;
+    private final AtomicInteger openConnections = new AtomicInteger();
+    /**
+     * Own thread: it is in (or about to enter) a blocking select, and a wake-up since its last duty cycle. No lost
      * wake-up, as the controller's doorbell: the network thread publishes {@code selecting} and then checks
-     * {@code completed}; a completing thread sets {@code completed} and then checks {@code selecting} (all volatile,
-     * so at least one sees the other). A completion while the thread is awake costs no syscall.
+     * {@code woken}; a waking thread sets {@code woken} and then checks {@code selecting} (all volatile, so at least
+     * one sees the other). A completion while the thread is awake costs no syscall.
      */
     private volatile boolean selecting;
-    private volatile boolean completed;
-    private final HostRequest.CompletionHandler completionHandler = this::onCompleteAnyThread;
-    private final Consumer<HostRequest> completionDrainer = this::onCompletion;
-    private final Consumer<SelectionKey> keyHandler = this::onSelectedKey;
-    private final NbdConnection[] active;
-    private int activeCount;
-    private volatile int activeCountPublished;
+    private volatile boolean woken;
+    private final HostRequest.CompletionHandler completionHandler =
+        request -> request.connection.loop.onCompleteAnyThread(request);
     private final NbdConnection[] idle;
     private int idleCount;
     private int createdCount;
-    private final NbdConnection[] resumeQueue;
-    private int resumeCount;
-    private final NbdConnection[] bufferWaiters;
-    private int bufferWaiterCount;
-    /** Connections with replies queued in this duty cycle: each is flushed once, at its end. */
-    private final NbdConnection[] flushQueue;
-    private int flushCount;
     /** The network thread; hosted: the host thread, once it has run a duty cycle. */
     private volatile Thread thread;
-    /** Keys of ours handled by the last select (hosted: the shared selector also holds the host's). */
-    private int keysHandled;
     private final boolean hosted;
     private final CountDownLatch hostedClosed = new CountDownLatch(1);
     private volatile boolean closed;
     private volatile boolean closeRequested;
     private boolean draining;
     private long drainDeadlineNs;
-    private long nextTimeoutCheckNs;
     private long nowNs;
 
     private NbdServer(final NbdBackend backend, final Context ctx) throws IOException {
         this.ctx = ctx.conclude();
         this.backend = backend;
         this.bufferPool = new NbdBufferPool(ctx.bufferTierBytes(), ctx.bufferTierCountMax());
-        this.completions = new ManyToOneConcurrentArrayQueue<>(
-            ctx.connectionsMax() * ctx.requestsInFlightPerConnectionMax());
-        this.active = new NbdConnection[ctx.connectionsMax()];
+        this.recycled = new ManyToOneConcurrentArrayQueue<>(ctx.connectionsMax());
         this.idle = new NbdConnection[ctx.connectionsMax()];
-        this.resumeQueue = new NbdConnection[ctx.connectionsMax()];
-        this.bufferWaiters = new NbdConnection[ctx.connectionsMax()];
-        this.flushQueue = new NbdConnection[ctx.connectionsMax()];
         this.hosted = ctx.hostSelector() != null;
         this.selector = hosted ? ctx.hostSelector() : Selector.open();
         this.serverChannel = ServerSocketChannel.open();
@@ -368,7 +365,8 @@ public final class NbdServer implements AutoCloseable {
             serverChannel.setOption(StandardSocketOptions.SO_REUSEADDR, true);
             serverChannel.bind(new InetSocketAddress(ctx.host(), ctx.port()), ctx.connectionsMax());
             serverChannel.configureBlocking(false);
-            this.serverKey = serverChannel.register(selector, SelectionKey.OP_ACCEPT, null);
+            final Runnable acceptor = this::acceptConnections;
+            this.serverKey = serverChannel.register(selector, SelectionKey.OP_ACCEPT, acceptor);
             this.boundAddress = (InetSocketAddress)serverChannel.getLocalAddress();
         } catch (final IOException | RuntimeException ex) {
             serverChannel.close();
@@ -377,6 +375,7 @@ public final class NbdServer implements AutoCloseable {
             }
             throw ex;
         }
+        this.networkLoop = new NbdLoop(this, ctx.threadName(), selector, hosted ? ctx.hostWakeup() : this::wake);
         if (!hosted) {
             this.thread = new Thread(this::run, ctx.threadName());
             this.thread.setDaemon(true);
@@ -412,9 +411,9 @@ public final class NbdServer implements AutoCloseable {
         return ctx;
     }
 
-    /** Open client connections (any thread; updated by the network thread). */
+    /** Open client connections, on every loop (any thread). */
     public int connectionCount() {
-        return activeCountPublished;
+        return openConnections.get();
     }
 
     /** Stops accepting, lets connections answer what they accepted (bounded by closeTimeoutNs), closes all. */
@@ -425,7 +424,7 @@ public final class NbdServer implements AutoCloseable {
             awaitHostedClose();
             return;
         }
-        selector.wakeup();
+        wake();
         if (Thread.currentThread() != thread) {
             try {
                 thread.join(TimeUnit.NANOSECONDS.toMillis(ctx.closeTimeoutNs()) + 5_000);
@@ -452,7 +451,7 @@ public final class NbdServer implements AutoCloseable {
                     idleTurns++;
                     Thread.yield(); // the next turn polls the sockets (doWork's selectNow) and counts what it finds
                 } else {
-                    selectUnlessCompleted();
+                    selectUnlessWoken();
                 }
             }
         } catch (final Throwable ex) {
@@ -462,28 +461,36 @@ public final class NbdServer implements AutoCloseable {
         }
     }
 
-    private void selectUnlessCompleted() throws IOException {
+    private void selectUnlessWoken() throws IOException {
         selecting = true;
         try {
-            if (!completed) {
-                selector.select(keyHandler, ctx.idleSelectMs());
+            if (!woken) {
+                selector.select(networkLoop.keyHandler(), ctx.idleSelectMs());
             }
         } finally {
             selecting = false;
-            completed = false; // the next duty cycle drains what completed
+            woken = false; // the next duty cycle drains what completed
+        }
+    }
+
+    /** Own thread: wakes the network thread (a completion, a connection handed back, the close). */
+    private void wake() {
+        woken = true;
+        if (selecting) {
+            selector.wakeup();
         }
     }
 
     /** One turn of the network loop: the duty cycle, or the drain once closing; -1 when it has finished. */
-    private int turn() throws IOException {
+    private int turn() {
         nowNs = ctx.nanoClock().nanoTime();
         if (closeRequested && !draining) {
             beginDrain();
         }
-        if (draining && (activeCount == 0 || nowNs - drainDeadlineNs >= 0)) {
+        if (draining && (openConnections.get() == 0 || nowNs - drainDeadlineNs >= 0)) {
             return -1;
         }
-        return doWork();
+        return networkLoop.doWork();
     }
 
     /**
@@ -500,7 +507,7 @@ public final class NbdServer implements AutoCloseable {
         int work = -1;
         try {
             work = turn();
-        } catch (final IOException | RuntimeException ex) {
+        } catch (final RuntimeException ex) {
             ctx.errorHandler().onError(ex);
         } finally {
             if (work < 0) {
@@ -519,9 +526,7 @@ public final class NbdServer implements AutoCloseable {
         if (closed || thread != Thread.currentThread()) {
             return 0;
         }
-        final int work = completions.drain(completionDrainer, ctx.completionsPerWorkMax());
-        runFlushes();
-        return work;
+        return networkLoop.flush();
     }
 
     /** Hosted: waits for the host thread to drain and close (bounded); without a running host, closes here. */
@@ -555,47 +560,7 @@ public final class NbdServer implements AutoCloseable {
         }
     }
 
-    /** One duty cycle: ready sockets, completions, resumed connections, replies out, handshake timeouts. */
-    int doWork() throws IOException {
-        keysHandled = 0;
-        selector.selectNow(keyHandler);
-        int work = keysHandled; // not the host's keys (hosted): a readable link socket is the link's work
-        work += completions.drain(completionDrainer, ctx.completionsPerWorkMax());
-        work += runResumes();
-        runFlushes();
-        if (nowNs - nextTimeoutCheckNs >= 0) {
-            nextTimeoutCheckNs = nowNs + TIMEOUT_CHECK_INTERVAL_NS;
-            closeExpiredHandshakes();
-        }
-        return work;
-    }
-
-    private void onSelectedKey(final SelectionKey key) {
-        if (key == serverKey) {
-            keysHandled++;
-            acceptConnections();
-            return;
-        }
-        if (!(key.attachment() instanceof NbdConnection)) {
-            return; // hosted: a channel of the host's on the shared selector
-        }
-        keysHandled++;
-        final NbdConnection connection = (NbdConnection)key.attachment();
-        try {
-            if (key.isValid() && key.isWritable()) {
-                connection.onWritable();
-            }
-            if (key.isValid() && key.isReadable()) {
-                connection.onReadable();
-            }
-        } catch (final IOException ex) {
-            counters.increment(NbdCounters.CONNECTION_IO_ERRORS);
-            connection.close();
-        } catch (final RuntimeException ex) {
-            unexpected(ex, connection);
-        }
-    }
-
+    /** Listener (network thread): new connections start their handshake on the network loop. */
     private void acceptConnections() {
         for (int i = 0; i < Context.ACCEPTS_PER_WORK_MAX_DEFAULT && !draining; i++) {
             final SocketChannel channel;
@@ -626,9 +591,8 @@ public final class NbdServer implements AutoCloseable {
                 recycle(connection);
                 continue;
             }
-            connection.activeIndex = activeCount;
-            active[activeCount++] = connection;
-            activeCountPublished = activeCount;
+            openConnections.incrementAndGet();
+            networkLoop.add(connection);
             try {
                 connection.open(channel, key, nowNs);
             } catch (final IOException ex) {
@@ -639,8 +603,12 @@ public final class NbdServer implements AutoCloseable {
     }
 
     private NbdConnection obtainConnection() {
+        NbdConnection connection;
+        while (idleCount < idle.length && (connection = recycled.poll()) != null) {
+            idle[idleCount++] = connection;
+        }
         if (idleCount > 0) {
-            final NbdConnection connection = idle[--idleCount];
+            connection = idle[--idleCount];
             idle[idleCount] = null;
             return connection;
         }
@@ -651,78 +619,12 @@ public final class NbdServer implements AutoCloseable {
         return new NbdConnection(this, ctx, counters);
     }
 
-    private void onCompletion(final HostRequest request) {
-        final NbdConnection connection = request.connection;
-        try {
-            connection.onBackendComplete(request);
-        } catch (final IOException ex) {
-            counters.increment(NbdCounters.CONNECTION_IO_ERRORS);
-            connection.close();
-        } catch (final RuntimeException ex) {
-            unexpected(ex, connection);
-        }
-    }
-
-    /** Resumes stalled connections; one that stalls and is re-queued meanwhile waits for the next cycle. */
-    private int runResumes() {
-        final int count = resumeCount;
-        int work = 0;
-        for (int i = 0; i < count; i++) {
-            final NbdConnection connection = resumeQueue[i];
-            resumeQueue[i] = null;
-            try {
-                connection.resume();
-                work++;
-            } catch (final IOException ex) {
-                counters.increment(NbdCounters.CONNECTION_IO_ERRORS);
-                connection.close();
-            } catch (final RuntimeException ex) {
-                unexpected(ex, connection);
-            }
-        }
-        System.arraycopy(resumeQueue, count, resumeQueue, 0, resumeCount - count);
-        for (int i = resumeCount - count; i < resumeCount; i++) {
-            resumeQueue[i] = null;
-        }
-        resumeCount -= count;
-        return work;
-    }
-
-    /** Writes the replies queued in this duty cycle: one gathering write per connection and batch. */
-    private void runFlushes() {
-        for (int i = 0; i < flushCount; i++) {
-            final NbdConnection connection = flushQueue[i];
-            flushQueue[i] = null;
-            try {
-                connection.flush();
-            } catch (final IOException ex) {
-                counters.increment(NbdCounters.CONNECTION_IO_ERRORS);
-                connection.close();
-            } catch (final RuntimeException ex) {
-                unexpected(ex, connection);
-            }
-        }
-        flushCount = 0;
-    }
-
-    private void closeExpiredHandshakes() {
-        for (int i = activeCount - 1; i >= 0; i--) {
-            final NbdConnection connection = active[i];
-            if (connection.isHandshakeExpired(nowNs)) {
-                counters.increment(NbdCounters.HANDSHAKE_TIMEOUTS);
-                connection.close();
-            }
-        }
-    }
-
     private void beginDrain() {
         draining = true;
         drainDeadlineNs = nowNs + ctx.closeTimeoutNs();
         serverKey.cancel();
         closeQuietly(serverChannel);
-        for (int i = activeCount - 1; i >= 0; i--) {
-            active[i].beginFinish();
-        }
+        wakeLoops(); // they see the close request and let their connections finish
     }
 
     private synchronized void closeAll() {
@@ -730,9 +632,8 @@ public final class NbdServer implements AutoCloseable {
             return;
         }
         closed = true;
-        for (int i = activeCount - 1; i >= 0; i--) {
-            active[i].close();
-        }
+        networkLoop.closeConnections();
+        wakeLoops(); // they close what is still open on their next duty cycle
         closeQuietly(serverChannel);
         if (hosted) {
             hostedClosed.countDown(); // the selector is the host's
@@ -745,10 +646,10 @@ public final class NbdServer implements AutoCloseable {
         }
     }
 
-    private void unexpected(final RuntimeException ex, final NbdConnection connection) {
-        counters.increment(NbdCounters.UNEXPECTED_ERRORS);
-        ctx.errorHandler().onError(ex);
-        connection.close();
+    private void wakeLoops() {
+        for (final NbdLoop loop : loops) {
+            loop.wake(); // its next duty cycle looks at the server's state
+        }
     }
 
     private static void closeQuietly(final java.nio.channels.Channel channel) {
@@ -761,14 +662,22 @@ public final class NbdServer implements AutoCloseable {
         }
     }
 
-    // ------------------------------------------------------------------ called by connections (network thread)
+    // ------------------------------------------------------------------ called by loops and connections
+
+    boolean isCloseRequested() {
+        return closeRequested;
+    }
+
+    boolean isClosed() {
+        return closed;
+    }
+
+    NbdLoop networkLoop() {
+        return networkLoop;
+    }
 
     HostRequest.CompletionHandler completionHandler() {
         return completionHandler;
-    }
-
-    NbdBufferPool bufferPool() {
-        return bufferPool;
     }
 
     ExportInfo openExport(final String name) {
@@ -777,6 +686,18 @@ public final class NbdServer implements AutoCloseable {
 
     List<ExportInfo> listExports() {
         return backend.exports();
+    }
+
+    /** The loop that serves {@code exportId}'s connections from now on (attached to this server), or null: here. */
+    NbdLoop loopFor(final int exportId) {
+        final NbdLoop loop = backend.loopFor(exportId);
+        if (loop == null || loop == networkLoop) {
+            return null;
+        }
+        if (loop.attachIfNew(this)) {
+            loops.add(loop);
+        }
+        return loop;
     }
 
     void submitToBackend(final HostRequest request) {
@@ -791,75 +712,58 @@ public final class NbdServer implements AutoCloseable {
         }
     }
 
+    /** A data buffer of at least {@code lengthBytes}, or null: {@code waiter} is woken when one comes back. */
+    ByteBuffer acquireBuffer(final int lengthBytes, final NbdLoop waiter) {
+        return bufferPool.acquire(lengthBytes, waiter);
+    }
+
     void releaseBuffer(final ByteBuffer buffer) {
         bufferPool.release(buffer);
-        for (int i = 0; i < bufferWaiterCount; i++) {
-            final NbdConnection connection = bufferWaiters[i];
-            bufferWaiters[i] = null;
-            connection.waitingForBuffer = false;
-            queueResume(connection);
-        }
-        bufferWaiterCount = 0;
     }
 
-    /** A connection found no free data buffer: it is resumed when any buffer comes back. */
-    void waitForBuffer(final NbdConnection connection) {
-        if (!connection.waitingForBuffer) {
-            connection.waitingForBuffer = true;
-            bufferWaiters[bufferWaiterCount++] = connection;
-        }
+    void onConnectionClosed() {
+        openConnections.decrementAndGet();
     }
 
-    /** A connection queued replies: it is flushed at the end of this duty cycle. */
-    void queueFlush(final NbdConnection connection) {
-        if (!connection.flushQueued) {
-            connection.flushQueued = true;
-            flushQueue[flushCount++] = connection;
-        }
-    }
-
-    void queueResume(final NbdConnection connection) {
-        if (!connection.resumeQueued) {
-            connection.resumeQueued = true;
-            resumeQueue[resumeCount++] = connection;
-        }
-    }
-
-    void onConnectionClosed(final NbdConnection connection) {
-        final int index = connection.activeIndex;
-        if (index >= 0) {
-            final NbdConnection last = active[--activeCount];
-            active[index] = last;
-            last.activeIndex = index;
-            active[activeCount] = null;
-            connection.activeIndex = -1;
-            activeCountPublished = activeCount;
-        }
-        if (connection.isRecyclable()) {
-            recycle(connection);
-        }
-    }
-
+    /** A closed connection whose last request came back, out of every queue of its loop: the listener reuses it. */
     void recycle(final NbdConnection connection) {
-        idle[idleCount++] = connection;
+        if (!recycled.offer(connection)) {
+            throw new IllegalStateException("NBD connection recycled twice");
+        }
     }
 
-    // ------------------------------------------------------------------ any thread
+    /** A loop's completion queue, a spare one (whose last loop stopped) or a new one. */
+    ManyToOneConcurrentArrayQueue<HostRequest> takeSpareQueue() {
+        synchronized (spareQueues) {
+            if (!spareQueues.isEmpty()) {
+                final ManyToOneConcurrentArrayQueue<HostRequest> queue = spareQueues.remove(spareQueues.size() - 1);
+                spareQueueCount = spareQueues.size();
+                return queue;
+            }
+        }
+        return new ManyToOneConcurrentArrayQueue<>(ctx.connectionsMax() * ctx.requestsInFlightPerConnectionMax());
+    }
 
-    private void onCompleteAnyThread(final HostRequest request) {
-        if (!completions.offer(request)) {
-            throw new IllegalStateException("NBD completion queue full: more requests in flight than slots");
+    /** A stopped loop's completion queue: the network thread drains it from now on. */
+    void spareQueue(final ManyToOneConcurrentArrayQueue<HostRequest> queue) {
+        synchronized (spareQueues) {
+            spareQueues.add(queue);
+            spareQueueCount = spareQueues.size();
         }
-        if (Thread.currentThread() == thread) {
-            return; // completed on the network thread itself (served at once): drained in this or the next cycle
+        networkLoop.wake(); // it drains the queue
+    }
+
+    /** The network loop's duty: requests completed into spare queues go to their connections' loops. */
+    int drainSpareQueues(final NbdLoop loop, final Consumer<HostRequest> drainer) {
+        if (loop != networkLoop || spareQueueCount == 0) {
+            return 0;
         }
-        if (hosted) {
-            ctx.hostWakeup().run();
-            return;
+        int work = 0;
+        synchronized (spareQueues) {
+            for (int i = 0; i < spareQueues.size(); i++) {
+                work += spareQueues.get(i).drain(drainer);
+            }
         }
-        completed = true;
-        if (selecting) {
-            selector.wakeup();
-        }
+        return work;
     }
 }

@@ -84,6 +84,14 @@ final class StorageBackend implements NbdBackend
             state.sizeBytes(), false, state.online(), true, MINIMUM_BLOCK_SIZE, PREFERRED_BLOCK_SIZE, MAXIMUM_BLOCK_SIZE);
     }
 
+    /** NBD on volume threads: the volume's thread serves the connections that picked it. */
+    @Override
+    public NbdLoop loopFor(final int exportId)
+    {
+        final VolumeAgent agent = controller.agentById(exportId);
+        return agent == null ? null : controller.nbdLoop(agent);
+    }
+
     @Override
     public void submit(final HostRequest request)
     {

@@ -4,6 +4,8 @@ import io.afasim.journal.Seeds;
 import java.nio.file.Path;
 
 import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -41,6 +43,25 @@ class PairScenariosSystemTest
         try (ControllerPair pair = ControllerPair.create(dir.resolve("array")))
         {
             PairScenarios.volumeMoveThereAndBackUnderLoad(pair, Seeds.seed("volumeMoveThereAndBackUnderLoad"));
+            assertEquals("volume", pair.a().status().get("nbdPlacement"), "the default placement");
+        }
+    }
+
+    /**
+     * The same with every NBD connection on the network thread ({@code afasim.nbd.placement=network}): the default
+     * serves a connection on its volume's thread and hands it back to the network thread when the volume leaves.
+     */
+    @Test
+    void volumeMovesThereAndBackUnderLoadWithNbdOnTheNetworkThread() throws Exception
+    {
+        try (ControllerPair pair = ControllerPair.create(dir.resolve("array")))
+        {
+            pair.a().context().nbdPlacement("network");
+            pair.b().context().nbdPlacement("network");
+            PairScenarios.volumeMoveThereAndBackUnderLoad(pair,
+                Seeds.seed("volumeMoveThereAndBackUnderLoad-network"));
+            assertEquals("network", pair.a().status().get("nbdPlacement"));
+            assertEquals("network", pair.b().status().get("nbdPlacement"));
         }
     }
 

@@ -1,0 +1,209 @@
+package io.afasim.controller;
+
+import io.afasim.mirror.LinkWakeup;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+import static io.afasim.controller.NbdProtocol.*;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Connections served on a volume's thread ({@link NbdLoop}): a connection that picked export "vol" moves from the
+ * network thread to vol's loop thread, which then submits its requests; when that thread stops, the connection
+ * goes back to the network thread without a lost or failed request. Real sockets, an in-memory backend.
+ */
+final class NbdLoopTest {
+    private static final String NETWORK_THREAD = "nbd-loop-test";
+
+    private MemoryBackend memory;
+    private LoopThread volumeThread;
+    private NbdServer server;
+    /** The thread that submitted each request, by cookie. */
+    private final ConcurrentHashMap<Long, String> submittedOn = new ConcurrentHashMap<>();
+
+    /** A volume thread as the controller runs one: the loop's duty cycle, parked on its wake-up when idle. */
+    private static final class LoopThread extends Thread {
+        final LinkWakeup wakeup = new LinkWakeup();
+        final NbdLoop loop = new NbdLoop("volume-vol", wakeup.selector(), wakeup);
+        volatile boolean running = true;
+
+        LoopThread() {
+            super("volume-vol");
+            setDaemon(true);
+        }
+
+        @Override
+        public void run() {
+            try {
+                while (running) {
+                    if (loop.doWork() + loop.flush() == 0) {
+                        wakeup.park(TimeUnit.MILLISECONDS.toNanos(1));
+                    }
+                }
+            } finally {
+                loop.close();
+                wakeup.close();
+            }
+        }
+
+        void stopAndJoin() throws InterruptedException {
+            running = false;
+            wakeup.ring();
+            join(10_000);
+            assertTrue(!isAlive(), "the volume thread did not stop");
+        }
+    }
+
+    @BeforeEach
+    void setUp() throws Exception {
+        memory = new MemoryBackend(NbdTestSupport.seed(),
+            MemoryBackend.export(1, "vol", 64L << 20), MemoryBackend.export(2, "other", 64L << 20));
+        volumeThread = new LoopThread();
+        volumeThread.start();
+        server = NbdServer.start(new NbdBackend() {
+            @Override
+            public List<ExportInfo> exports() {
+                return memory.exports();
+            }
+
+            @Override
+            public ExportInfo open(final String name) {
+                return memory.open(name);
+            }
+
+            @Override
+            public void submit(final HostRequest request) {
+                submittedOn.put(request.cookie(), Thread.currentThread().getName());
+                memory.submit(request);
+            }
+
+            @Override
+            public NbdLoop loopFor(final int exportId) {
+                return exportId == 1 && volumeThread.isAlive() ? volumeThread.loop : null;
+            }
+        }, new NbdServer.Context().connectionsMax(8).threadName(NETWORK_THREAD));
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        memory.unpause();
+        server.close();
+        volumeThread.stopAndJoin();
+        memory.close();
+    }
+
+    @Test
+    void requestsPipelinedBehindGoAreServedOnTheVolumeThread() throws Exception {
+        try (NbdRawSocket raw = NbdRawSocket.connect(server.port())) {
+            raw.option(OPT_GO, NbdRawSocket.nameAndInfos("vol", INFO_BLOCK_SIZE)); // no wait for the reply:
+            final byte[] block = block(7);
+            raw.request(0, CMD_WRITE, 1, 0, block.length, block); // these arrive with the GO
+            raw.request(0, CMD_WRITE, 2, 4096, block.length, block);
+            while (raw.readOptionReply().type() != REP_ACK) {
+                // the GO's information replies
+            }
+            final Set<Long> cookies = new HashSet<>();
+            for (int i = 0; i < 2; i++) {
+                final long[] reply = raw.readSimpleReply(null);
+                assertEquals(0, reply[0], "errno of request " + reply[1]);
+                cookies.add(reply[1]);
+            }
+            assertEquals(Set.of(1L, 2L), cookies);
+            final byte[] back = new byte[2 * block.length];
+            raw.request(0, CMD_READ, 3, 0, back.length, null);
+            assertEquals(0, raw.readSimpleReply(back)[0]);
+            assertArrayEquals(block, Arrays.copyOfRange(back, 0, 4096));
+            assertArrayEquals(block, Arrays.copyOfRange(back, 4096, 8192));
+            for (long cookie = 1; cookie <= 3; cookie++) {
+                assertEquals("volume-vol", submittedOn.get(cookie));
+            }
+        }
+    }
+
+    @Test
+    void multiConnToOneVolumeAndAnotherExportOnTheNetworkThread() throws Exception {
+        try (NbdClient first = NbdClient.connect("127.0.0.1", server.port(), "vol");
+             NbdClient second = NbdClient.connect("127.0.0.1", server.port(), "vol");
+             NbdRawSocket other = NbdRawSocket.connect(server.port())) {
+            final byte[] a = block(1);
+            final byte[] b = block(2);
+            first.write(0, a, 0, a.length, 0);
+            second.write(4096, b, 0, b.length, 0);
+            first.flush();
+            final byte[] back = new byte[8192];
+            second.read(0, back, 0, back.length);
+            assertArrayEquals(a, Arrays.copyOfRange(back, 0, 4096));
+            assertArrayEquals(b, Arrays.copyOfRange(back, 4096, 8192));
+            other.go("other");
+            other.request(0, CMD_WRITE, 77, 0, a.length, a);
+            assertEquals(0, other.readSimpleReply(null)[0]);
+            assertEquals(NETWORK_THREAD, submittedOn.get(77L), "an export without a loop stays on the network thread");
+            assertEquals(3, server.connectionCount());
+        }
+        assertTrue(submittedOn.entrySet().stream().filter(e -> e.getKey() != 77L)
+            .allMatch(e -> e.getValue().equals("volume-vol")), submittedOn.toString());
+    }
+
+    @Test
+    void stoppingTheVolumeThreadHandsItsConnectionsBackWithRequestsInFlight() throws Exception {
+        try (NbdRawSocket raw = NbdRawSocket.connect(server.port())) {
+            raw.go("vol");
+            memory.pause(); // requests are taken and not completed: in flight when the thread stops
+            final int inFlight = 8;
+            for (int i = 0; i < inFlight; i++) {
+                final byte[] block = block(10 + i);
+                raw.request(0, CMD_WRITE, 100 + i, i * 4096L, block.length, block);
+            }
+            NbdTestSupport.await("8 writes submitted", 10_000, () -> memory.pending() == inFlight);
+            volumeThread.stopAndJoin();
+            final byte[] block = block(99);
+            raw.request(0, CMD_WRITE, 200, 99 * 4096L, block.length, block); // after the hand-back
+            NbdTestSupport.await("the write after the stop submitted", 10_000, () -> submittedOn.containsKey(200L));
+            memory.unpause();
+            final Set<Long> cookies = new HashSet<>();
+            for (int i = 0; i <= inFlight; i++) {
+                final long[] reply = raw.readSimpleReply(null);
+                assertEquals(0, reply[0], "errno of request " + reply[1]);
+                cookies.add(reply[1]);
+            }
+            assertEquals(inFlight + 1, cookies.size());
+            for (int i = 0; i < inFlight; i++) {
+                assertEquals("volume-vol", submittedOn.get(100L + i));
+                assertArrayEquals(block(10 + i), memory.contents("vol", i * 4096L, 4096));
+            }
+            assertEquals(NETWORK_THREAD, submittedOn.get(200L));
+            assertArrayEquals(block, memory.contents("vol", 99 * 4096L, 4096));
+        }
+        assertEquals(0, server.counters().get(NbdCounters.UNEXPECTED_ERRORS), server.counters().toString());
+    }
+
+    @Test
+    void closingTheServerClosesConnectionsOnTheVolumeThread() throws Exception {
+        try (NbdClient client = NbdClient.connect("127.0.0.1", server.port(), "vol")) {
+            final byte[] block = block(3);
+            client.write(0, block, 0, block.length, CMD_FLAG_FUA);
+            assertEquals(1, server.connectionCount());
+            server.close();
+            NbdTestSupport.await("the connection closed", 10_000, () -> server.connectionCount() == 0);
+            org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+                () -> client.read(0, new byte[4096], 0, 4096));
+            assertArrayEquals(block, memory.contents("vol", 0, block.length));
+        }
+    }
+
+    private static byte[] block(final int fill) {
+        final byte[] block = new byte[4096];
+        Arrays.fill(block, (byte)fill);
+        return block;
+    }
+}
