@@ -167,9 +167,10 @@ public final class NbdLoop {
      * not acknowledged, and what completes later reaches the connection where it is then.
      */
     public void close() {
-        final NbdServer server = this.server;
+        final NbdServer server;
         synchronized (this) {
             retired = true; // no connection arrives after this
+            server = this.server; // attached under the same lock: null means none ever arrived
         }
         if (server == null) {
             return;
