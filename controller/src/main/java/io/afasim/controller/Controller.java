@@ -585,7 +585,7 @@ public final class Controller implements AutoCloseable
     {
         movingOut.remove(agent.state().name());
         stopRunning(agent);
-        agent.handOffParked(forwarder::submit); // anything the NBD thread queued after the hand-off
+        agent.stopped(forwarder::submit); // anything queued after the hand-off, and anything offered still
         nvme.closeWriteCache(agent.cache());
         final Pool pool = pools.remove(agent.state().volumeId());
         if (pool != null)
@@ -1205,6 +1205,7 @@ public final class Controller implements AutoCloseable
     void stopAgent(final VolumeAgent agent)
     {
         stopRunning(agent);
+        agent.stopped(request -> request.complete(HostRequest.ESHUTDOWN)); // offered after it stopped: deleted
         agent.cache().discardAll(); // its data is being deleted
         nvme.closeWriteCache(agent.cache());
         volumesByName.remove(agent.state().name());

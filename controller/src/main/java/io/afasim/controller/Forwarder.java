@@ -1,5 +1,6 @@
 package io.afasim.controller;
 
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 
@@ -13,7 +14,8 @@ import org.agrona.concurrent.UnsafeBuffer;
  * {@link #CHUNK_BYTES_MAX} travel as chunks, each its own forwarded request; the host request completes when the
  * last chunk has (the first error wins).
  *
- * <p>Threads: {@link #submit} on the NBD network thread, {@link #onReply} on the link thread, {@link #onDuty} on the
+ * <p>Threads: {@link #submit} on any NBD thread (the network thread; a volume thread whose volume has just moved
+ * away; a volume agent handing its parked requests over), {@link #onReply} on the link thread, {@link #onDuty} on the
  * cluster agent. A request never fails because the link is down: it waits (host I/O pauses) and is sent again when
  * the link is up; in-flight chunks whose link epoch ended are sent again too (a write repeated before the host got
  * its reply is harmless: NBD orders nothing between requests in flight). Only when the owner is declared down do
@@ -36,9 +38,10 @@ final class Forwarder
     private final ManyToOneConcurrentArrayQueue<Integer> unsent = new ManyToOneConcurrentArrayQueue<>(SLOTS_MAX);
     private final UnsafeBuffer noData = new UnsafeBuffer(new byte[0]);
     private int nextSlot;
-    private volatile long forwardedCount;
-    private volatile long resentCount;
-    private volatile long failedCount;
+    /** Statistics; several threads submit, so they count atomically. */
+    private final AtomicLong forwardedCount = new AtomicLong();
+    private final AtomicLong resentCount = new AtomicLong();
+    private final AtomicLong failedCount = new AtomicLong();
 
     Forwarder(final PeerLink link)
     {
@@ -60,7 +63,7 @@ final class Forwarder
             final int slot = claimSlot(request, at, chunkLength);
             if (slot < 0)
             {
-                failedCount++;
+                failedCount.incrementAndGet();
                 if (request.forwardChunkDone(HostRequest.EIO)) // cannot happen within the NBD in-flight limits
                 {
                     request.complete(request.forwardErrno());
@@ -71,7 +74,7 @@ final class Forwarder
             send(slot);
             at += chunkLength;
         }
-        forwardedCount++;
+        forwardedCount.incrementAndGet();
     }
 
     private int claimSlot(final HostRequest request, final long offset, final int length)
@@ -209,7 +212,7 @@ final class Forwarder
             }
             else
             {
-                resentCount++;
+                resentCount.incrementAndGet();
                 send(slot);
             }
             work++;
@@ -237,7 +240,7 @@ final class Forwarder
         }
         slotGeneration.incrementAndGet(slot);
         slotRequest.set(slot, null);
-        failedCount++;
+        failedCount.incrementAndGet();
         if (request.forwardChunkDone(HostRequest.ESHUTDOWN))
         {
             request.complete(request.forwardErrno());
@@ -246,16 +249,16 @@ final class Forwarder
 
     long forwardedCount()
     {
-        return forwardedCount;
+        return forwardedCount.get();
     }
 
     long resentCount()
     {
-        return resentCount;
+        return resentCount.get();
     }
 
     long failedCount()
     {
-        return failedCount;
+        return failedCount.get();
     }
 }

@@ -218,7 +218,9 @@ final class NbdConnection {
         key = newKey;
         moveTarget = null;
         flushOutput();
-        if (phase != PHASE_CLOSED && in.position() > 0 && !stalled) {
+        if (stalled) {
+            loop.queueResume(this); // it waited for a slot or buffer on its old loop: retried here
+        } else if (phase != PHASE_CLOSED && in.position() > 0) {
             parseInput(); // requests the client pipelined behind its NBD_OPT_GO
         } else {
             updateInterest();

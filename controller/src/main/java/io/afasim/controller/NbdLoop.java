@@ -189,7 +189,19 @@ public final class NbdLoop {
         }
         completions.drain(completionDrainer); // what completed meanwhile goes to its connection's loop of now
         runRecycles();
-        server.spareQueue(completions); // a late completer may still offer here: the network thread drains it
+        forgetQueued(resumeQueue, resumeCount); // closed connections only: the others left with detach
+        resumeCount = 0;
+        forgetQueued(bufferWaiters, bufferWaiterCount);
+        bufferWaiterCount = 0;
+        server.spareQueue(this, completions); // a late completer may still offer here: the network thread drains it
+    }
+
+    private static void forgetQueued(final NbdConnection[] array, final int count) {
+        for (int i = 0; i < count; i++) {
+            array[i].resumeQueued = false;
+            array[i].waitingForBuffer = false;
+            array[i] = null;
+        }
     }
 
     private void onSelectedKey(final SelectionKey key) {
@@ -261,8 +273,13 @@ public final class NbdLoop {
                 owner.onCompleteAnyThread(request); // its connection moved on since the request completed
                 return;
             }
-            // a connection that closed on a loop whose thread has stopped since: this loop takes what is left of it
+            if (owner == server.networkLoop()) {
+                return; // the server has closed, and every connection with it
+            }
+            // a connection that closed on a volume loop whose thread has stopped since: this loop takes what is left
             connection.loop = this;
+        } else if (connection.activeIndex < 0 && !connection.isClosed()) {
+            arrivals.drain(arrivalHandler); // handed over to this loop after the cycle took its arrivals
         }
         try {
             connection.onBackendComplete(request);
@@ -346,34 +363,35 @@ public final class NbdLoop {
 
     /** Takes the connection out of this loop (host thread): it is in no queue of ours once this returns. */
     private void detach(final NbdConnection connection) {
-        removeFrom(resumeQueue, resumeCount, connection);
-        if (connection.resumeQueued) {
+        if (removeFrom(resumeQueue, resumeCount, connection)) {
             resumeCount--;
-            connection.resumeQueued = false;
         }
-        removeFrom(bufferWaiters, bufferWaiterCount, connection);
-        if (connection.waitingForBuffer) {
+        if (removeFrom(bufferWaiters, bufferWaiterCount, connection)) {
             bufferWaiterCount--;
-            connection.waitingForBuffer = false;
         }
-        removeFrom(flushQueue, flushCount, connection);
-        if (connection.flushQueued) {
+        if (removeFrom(flushQueue, flushCount, connection)) {
             flushCount--;
-            connection.flushQueued = false;
         }
+        connection.resumeQueued = false;
+        connection.waitingForBuffer = false;
+        connection.flushQueued = false;
         removeActive(connection);
         connection.detached();
     }
 
-    /** Removes {@code connection} from the first {@code count} entries (order kept); the caller shrinks the count. */
-    private static void removeFrom(final NbdConnection[] array, final int count, final NbdConnection connection) {
+    /**
+     * Removes {@code connection} from the first {@code count} entries (order kept); true when it was there (the
+     * caller shrinks the count). A connection that closed on a loop whose thread stopped since is in no queue here.
+     */
+    private static boolean removeFrom(final NbdConnection[] array, final int count, final NbdConnection connection) {
         for (int i = 0; i < count; i++) {
             if (array[i] == connection) {
                 System.arraycopy(array, i + 1, array, i, count - i - 1);
                 array[count - 1] = null;
-                return;
+                return true;
             }
         }
+        return false;
     }
 
     private void removeActive(final NbdConnection connection) {
@@ -496,6 +514,9 @@ public final class NbdLoop {
      * false when it already had them.
      */
     synchronized boolean attachIfNew(final NbdServer server) {
+        if (retired) {
+            return false; // its thread stopped before a connection came: offerArrival refuses too
+        }
         if (this.server != null) {
             if (this.server != server) {
                 throw new IllegalStateException("NBD loop " + name + " already serves another server");

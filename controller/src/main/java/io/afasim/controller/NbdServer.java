@@ -745,7 +745,8 @@ public final class NbdServer implements AutoCloseable {
     }
 
     /** A stopped loop's completion queue: the network thread drains it from now on. */
-    void spareQueue(final ManyToOneConcurrentArrayQueue<HostRequest> queue) {
+    void spareQueue(final NbdLoop loop, final ManyToOneConcurrentArrayQueue<HostRequest> queue) {
+        loops.remove(loop);
         synchronized (spareQueues) {
             spareQueues.add(queue);
             spareQueueCount = spareQueues.size();

@@ -107,6 +107,8 @@ final class VolumeAgent implements Agent
     private Runnable linkFullWait = Thread::yield;
     /** Run before the duty cycle's cleaning and destage, which may block in drive I/O ({@link #beforeBlocking}). */
     private Runnable beforeBlocking = () -> { };
+    /** Where requests go once the agent's thread has stopped ({@link #stopped}); null while it runs. */
+    private volatile Consumer<HostRequest> afterStop;
     private final Layer[] layers = new Layer[LayerId.TOP_DOWN.length];
     private final Layer forwarding;
     private final Layer volumeLayer;
@@ -309,10 +311,38 @@ final class VolumeAgent implements Agent
         return errorCount;
     }
 
-    /** From any thread (the NBD network thread): false when the queue is full. */
+    /**
+     * From any thread (an NBD loop, the link thread): false when the queue is full. After the agent's thread stopped
+     * ({@link #stopped}), the request goes where the stop sent the others: a request offered by a thread that looked the
+     * agent up just before it stopped is not stranded in a queue nobody drains.
+     */
     boolean offer(final HostRequest request)
     {
-        return doorbell.offer(requests, request);
+        if (!doorbell.offer(requests, request))
+        {
+            return false;
+        }
+        if (afterStop != null)
+        {
+            drainAfterStop();
+        }
+        return true;
+    }
+
+    /**
+     * Its thread has stopped (any thread): every request parked at a gate or still queued, and any offered from now on,
+     * goes to {@code to} (the forwarder after a move; an ESHUTDOWN answer after a delete), in order.
+     */
+    void stopped(final Consumer<HostRequest> to)
+    {
+        afterStop = to;
+        drainAfterStop();
+    }
+
+    /** One drainer at a time once the agent's thread, the queue's consumer, has stopped. */
+    private synchronized void drainAfterStop()
+    {
+        handOffParked(afterStop);
     }
 
     /** Runs {@code command} on this agent's thread; false when the command queue is full. */

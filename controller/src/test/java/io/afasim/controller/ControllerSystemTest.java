@@ -440,6 +440,33 @@ class ControllerSystemTest
             "a new volume of a reused name starts empty:\n" + map.output());
     }
 
+    /**
+     * A volume deleted while a host holds a connection to it (served on the volume's thread, which stops): the
+     * connection goes back to the network thread, its next request is answered ESHUTDOWN at once (no hang), and the
+     * controller goes on serving another volume.
+     */
+    @Test
+    void aVolumeDeletedUnderAnOpenConnectionAnswersItsNextRequestWithAnError() throws Exception
+    {
+        createVolume("doomed", "8M");
+        createVolume("kept", "8M");
+        final byte[] block = new byte[4096];
+        java.util.Arrays.fill(block, (byte)0x5A);
+        try (NbdClient doomed = NbdClient.connect("127.0.0.1", controller.nbdPort(), "doomed");
+             NbdClient kept = NbdClient.connect("127.0.0.1", controller.nbdPort(), "kept"))
+        {
+            doomed.write(0, block, 0, block.length, 0);
+            assertEquals(0, controller.afactl("volume", "delete", "doomed").exitCode());
+            final NbdException refused =
+                org.junit.jupiter.api.Assertions.assertThrows(NbdException.class, () -> doomed.write(0, block, 0, 4096, 0));
+            assertEquals(HostRequest.ESHUTDOWN, refused.errno(), refused.getMessage());
+            kept.write(4096, block, 0, block.length, NbdProtocol.CMD_FLAG_FUA);
+            final byte[] back = new byte[4096];
+            kept.read(4096, back, 0, back.length);
+            org.junit.jupiter.api.Assertions.assertArrayEquals(block, back);
+        }
+    }
+
     static File workDir()
     {
         return dir.toFile();

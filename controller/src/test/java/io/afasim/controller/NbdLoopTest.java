@@ -27,6 +27,7 @@ final class NbdLoopTest {
 
     private MemoryBackend memory;
     private LoopThread volumeThread;
+    private NbdBackend backend;
     private NbdServer server;
     /** The thread that submitted each request, by cookie. */
     private final ConcurrentHashMap<Long, String> submittedOn = new ConcurrentHashMap<>();
@@ -70,7 +71,7 @@ final class NbdLoopTest {
             MemoryBackend.export(1, "vol", 64L << 20), MemoryBackend.export(2, "other", 64L << 20));
         volumeThread = new LoopThread();
         volumeThread.start();
-        server = NbdServer.start(new NbdBackend() {
+        backend = new NbdBackend() {
             @Override
             public List<ExportInfo> exports() {
                 return memory.exports();
@@ -91,7 +92,8 @@ final class NbdLoopTest {
             public NbdLoop loopFor(final int exportId) {
                 return exportId == 1 && volumeThread.isAlive() ? volumeThread.loop : null;
             }
-        }, new NbdServer.Context().connectionsMax(8).threadName(NETWORK_THREAD));
+        };
+        server = NbdServer.start(backend, new NbdServer.Context().connectionsMax(8).threadName(NETWORK_THREAD));
     }
 
     @AfterEach
@@ -185,6 +187,37 @@ final class NbdLoopTest {
             assertArrayEquals(block, memory.contents("vol", 99 * 4096L, 4096));
         }
         assertEquals(0, server.counters().get(NbdCounters.UNEXPECTED_ERRORS), server.counters().toString());
+    }
+
+    /**
+     * A connection stalled for a data buffer (another connection holds the only one) when its volume's thread stops: on
+     * the network thread it waits for a buffer there, and its write goes through once one comes back.
+     */
+    @Test
+    void aConnectionStalledForABufferWhenTheVolumeThreadStopsResumesOnTheNetworkThread() throws Exception {
+        server.close();
+        server = NbdServer.start(backend, new NbdServer.Context().connectionsMax(8).threadName(NETWORK_THREAD)
+            .bufferTiers(new int[] {8192, 32 * 1024 * 1024}, new int[] {1, 1}));
+        try (NbdRawSocket other = NbdRawSocket.connect(server.port());
+             NbdRawSocket vol = NbdRawSocket.connect(server.port())) {
+            other.go("other");
+            vol.go("vol");
+            memory.pause();
+            other.request(0, CMD_WRITE, 400, 0, 4096, block(4)); // the one buffer for 4 KiB writes, held
+            NbdTestSupport.await("the buffer taken", 10_000, () -> memory.pending() == 1);
+            final long stallsBefore = server.counters().get(NbdCounters.STALLS_BUFFER);
+            vol.request(0, CMD_WRITE, 300, 0, 4096, block(3));
+            NbdTestSupport.await("the volume's connection stalled for a buffer", 10_000,
+                () -> server.counters().get(NbdCounters.STALLS_BUFFER) > stallsBefore);
+            volumeThread.stopAndJoin();
+            memory.unpause();
+            assertEquals(0, other.readSimpleReply(null)[0]);
+            final long[] reply = vol.readSimpleReply(null);
+            assertEquals(0, reply[0]);
+            assertEquals(300L, reply[1]);
+            assertEquals(NETWORK_THREAD, submittedOn.get(300L));
+            assertArrayEquals(block(3), memory.contents("vol", 0, 4096));
+        }
     }
 
     @Test
