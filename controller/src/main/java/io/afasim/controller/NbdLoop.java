@@ -223,11 +223,8 @@ public final class NbdLoop {
             if (key.isValid() && key.isReadable()) {
                 connection.onReadable();
             }
-        } catch (final IOException ex) {
-            server.counters().increment(NbdCounters.CONNECTION_IO_ERRORS);
-            connection.close();
-        } catch (final RuntimeException ex) {
-            unexpected(ex, connection);
+        } catch (final IOException | RuntimeException ex) {
+            failed(connection, ex);
         }
     }
 
@@ -257,11 +254,8 @@ public final class NbdLoop {
             if (finishing) {
                 connection.beginFinish();
             }
-        } catch (final IOException ex) {
-            server.counters().increment(NbdCounters.CONNECTION_IO_ERRORS);
-            connection.close();
-        } catch (final RuntimeException ex) {
-            unexpected(ex, connection);
+        } catch (final IOException | RuntimeException ex) {
+            failed(connection, ex);
         }
     }
 
@@ -283,11 +277,8 @@ public final class NbdLoop {
         }
         try {
             connection.onBackendComplete(request);
-        } catch (final IOException ex) {
-            server.counters().increment(NbdCounters.CONNECTION_IO_ERRORS);
-            connection.close();
-        } catch (final RuntimeException ex) {
-            unexpected(ex, connection);
+        } catch (final IOException | RuntimeException ex) {
+            failed(connection, ex);
         }
     }
 
@@ -311,11 +302,8 @@ public final class NbdLoop {
             try {
                 connection.resume();
                 work++;
-            } catch (final IOException ex) {
-                server.counters().increment(NbdCounters.CONNECTION_IO_ERRORS);
-                connection.close();
-            } catch (final RuntimeException ex) {
-                unexpected(ex, connection);
+            } catch (final IOException | RuntimeException ex) {
+                failed(connection, ex);
             }
         }
         System.arraycopy(resumeQueue, count, resumeQueue, 0, resumeCount - count);
@@ -333,11 +321,8 @@ public final class NbdLoop {
             flushQueue[i] = null;
             try {
                 connection.flush();
-            } catch (final IOException ex) {
-                server.counters().increment(NbdCounters.CONNECTION_IO_ERRORS);
-                connection.close();
-            } catch (final RuntimeException ex) {
-                unexpected(ex, connection);
+            } catch (final IOException | RuntimeException ex) {
+                failed(connection, ex);
             }
         }
         flushCount = 0;
@@ -445,9 +430,14 @@ public final class NbdLoop {
         runRecycles();
     }
 
-    private void unexpected(final RuntimeException ex, final NbdConnection connection) {
-        server.counters().increment(NbdCounters.UNEXPECTED_ERRORS);
-        server.context().errorHandler().onError(ex);
+    /** An I/O error closes the connection; anything else is a bug of ours: reported, and the connection closes too. */
+    private void failed(final NbdConnection connection, final Exception ex) {
+        if (ex instanceof IOException) {
+            server.counters().increment(NbdCounters.CONNECTION_IO_ERRORS);
+        } else {
+            server.counters().increment(NbdCounters.UNEXPECTED_ERRORS);
+            server.context().errorHandler().onError(ex);
+        }
         connection.close();
     }
 
