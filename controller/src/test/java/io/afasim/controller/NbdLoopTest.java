@@ -264,10 +264,15 @@ final class NbdLoopTest {
                         final int slot = hostRandom.nextInt(written.length);
                         final long offset = (host * written.length + slot) * 4096L;
                         if (written[slot] == null || hostRandom.nextBoolean()) {
-                            final byte[] block = new byte[4096];
-                            hostRandom.nextBytes(block);
-                            client.write(offset, block, 0, block.length, 0);
-                            written[slot] = block;
+                            final int count = 1 + hostRandom.nextInt(8); // pipelined: in flight as threads stop
+                            for (int i = 0; i < count; i++) {
+                                final int to = (slot + i) % written.length;
+                                final byte[] block = new byte[4096];
+                                hostRandom.nextBytes(block);
+                                client.submitWrite((host * written.length + to) * 4096L, block, 0, block.length, 0);
+                                written[to] = block;
+                            }
+                            client.awaitAll();
                         } else {
                             final byte[] back = new byte[4096];
                             client.read(offset, back, 0, back.length);
