@@ -1199,6 +1199,11 @@ public final class Controller implements AutoCloseable
             state, volume, cache, ctx.readCacheBytes(), redo, ctx.redoBatchBytes(), pool.journal(), link, clock);
         register(agent);
         startAgent(agent);
+        final NbdServer server = nbd;
+        if (server != null && ctx.nbdOnVolumeThreads())
+        {
+            server.rehome(state.volumeId()); // connections made while the peer owned it come to its thread too
+        }
     }
 
     /** Stops a volume's agent (joins its thread), drops its cached changes and forgets it. */

@@ -205,6 +205,17 @@ final class NbdConnection {
         return moveTarget;
     }
 
+    /** In transmission on {@code exportId} and not already moving. */
+    boolean servesExport(final int exportId) {
+        return phase == PHASE_TRANSMISSION && moveTarget == null && export.exportId() == exportId;
+    }
+
+    /** Its export is served on {@code target} now: no more input is parsed here; the loop hands it over. */
+    void moveTo(final NbdLoop target) {
+        moveTarget = target;
+        updateInterest();
+    }
+
     /** Its loop let it go (to another loop): the key of that loop's selector is cancelled. */
     void detached() {
         if (key != null) {

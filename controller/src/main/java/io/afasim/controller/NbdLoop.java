@@ -45,6 +45,7 @@ public final class NbdLoop {
     private ManyToOneConcurrentArrayQueue<NbdConnection> arrivals;
     private NbdConnection[] active;
     private int activeCount;
+    private volatile int activeCountPublished;
     private NbdConnection[] resumeQueue;
     private int resumeCount;
     private NbdConnection[] bufferWaiters;
@@ -95,9 +96,9 @@ public final class NbdLoop {
         return keyHandler;
     }
 
-    /** Open connections this loop serves (host thread). */
+    /** Open connections this loop serves (any thread; updated by the loop's thread). */
     int connectionCount() {
-        return activeCount;
+        return activeCountPublished;
     }
 
     // ------------------------------------------------------------------ host thread
@@ -124,6 +125,7 @@ public final class NbdLoop {
         work += arrivals.drain(arrivalHandler);
         work += completions.drain(completionDrainer, server.context().completionsPerWorkMax());
         work += server.drainSpareQueues(this, completionDrainer);
+        work += server.drainRehomes(this);
         if (bufferReleased) {
             bufferReleased = false;
             resumeBufferWaiters();
@@ -233,6 +235,7 @@ public final class NbdLoop {
         connection.loop = this;
         connection.activeIndex = activeCount;
         active[activeCount++] = connection;
+        activeCountPublished = activeCount;
     }
 
     private void onArrival(final NbdConnection connection) {
@@ -387,6 +390,7 @@ public final class NbdLoop {
             last.activeIndex = index;
             active[activeCount] = null;
             connection.activeIndex = -1;
+            activeCountPublished = activeCount;
         }
     }
 
@@ -463,6 +467,17 @@ public final class NbdLoop {
         if (!connection.resumeQueued) {
             connection.resumeQueued = true;
             resumeQueue[resumeCount++] = connection;
+        }
+    }
+
+    /** Every connection here in transmission on {@code exportId} moves to {@code target} at the end of the cycle. */
+    void moveConnectionsOf(final int exportId, final NbdLoop target) {
+        for (int i = 0; i < activeCount; i++) {
+            final NbdConnection connection = active[i];
+            if (connection.servesExport(exportId)) {
+                connection.moveTo(target);
+                queueMove(connection);
+            }
         }
     }
 

@@ -329,6 +329,8 @@ public final class NbdServer implements AutoCloseable {
     /** Connections closed on any loop and free for reuse: the listener takes them back (network thread). */
     private final ManyToOneConcurrentArrayQueue<NbdConnection> recycled;
     private final AtomicInteger openConnections = new AtomicInteger();
+    /** Exports now served on a thread of their own ({@link #rehome}): the network thread moves their connections. */
+    private final ManyToOneConcurrentArrayQueue<Integer> rehomes = new ManyToOneConcurrentArrayQueue<>(REHOMES_MAX);
     /**
      * Own thread: it is in (or about to enter) a blocking select, and a wake-up since its last duty cycle. No lost
      * wake-up, as the controller's doorbell: the network thread publishes {@code selecting} and then checks
@@ -351,6 +353,8 @@ public final class NbdServer implements AutoCloseable {
     private boolean draining;
     private long drainDeadlineNs;
     private long nowNs;
+
+    private static final int REHOMES_MAX = 1024;
 
     private NbdServer(final NbdBackend backend, final Context ctx) throws IOException {
         this.ctx = ctx.conclude();
@@ -414,6 +418,20 @@ public final class NbdServer implements AutoCloseable {
     /** Open client connections, on every loop (any thread). */
     public int connectionCount() {
         return openConnections.get();
+    }
+
+    /**
+     * Any thread: export {@code exportId} is now served on a thread of its own ({@link NbdBackend#loopFor}; a volume
+     * that moved here, or was taken over). Connections that picked it before, and so stayed on the network thread,
+     * move to that thread with their requests in flight, as a connection does at {@code NBD_OPT_GO}.
+     */
+    public void rehome(final int exportId) {
+        if (!rehomes.offer(exportId)) {
+            ctx.errorHandler().onError(new IllegalStateException(
+                "NBD rehome of export " + exportId + " dropped: " + REHOMES_MAX + " pending (its connections stay)"));
+            return;
+        }
+        networkLoop.wake();
     }
 
     /** Stops accepting, lets connections answer what they accepted (bounded by closeTimeoutNs), closes all. */
@@ -752,6 +770,19 @@ public final class NbdServer implements AutoCloseable {
             spareQueueCount = spareQueues.size();
         }
         networkLoop.wake(); // it drains the queue
+    }
+
+    /** The network loop's duty: the connections of exports served elsewhere now are queued to move there. */
+    int drainRehomes(final NbdLoop loop) {
+        if (loop != networkLoop || rehomes.isEmpty()) {
+            return 0;
+        }
+        return rehomes.drain(exportId -> {
+            final NbdLoop home = loopFor(exportId);
+            if (home != null) {
+                networkLoop.moveConnectionsOf(exportId, home);
+            }
+        });
     }
 
     /** The network loop's duty: requests completed into spare queues go to their connections' loops. */

@@ -195,6 +195,46 @@ final class NbdLoopTest {
     }
 
     /**
+     * A connection that picked "vol" while no thread served it stays on the network thread; once vol's thread runs
+     * and the server is told ({@link NbdServer#rehome}, as after a volume moved here), it moves there with its
+     * requests in flight, which are all answered.
+     */
+    @Test
+    void aConnectionMadeBeforeItsVolumeHadAThreadMovesThereOnRehome() throws Exception {
+        volumeThread.stopAndJoin();
+        try (NbdRawSocket raw = NbdRawSocket.connect(server.port())) {
+            raw.go("vol");
+            raw.request(0, CMD_WRITE, 500, 0, 4096, block(50));
+            assertEquals(0, raw.readSimpleReply(null)[0]);
+            assertEquals(NETWORK_THREAD, submittedOn.get(500L));
+            final LoopThread next = new LoopThread();
+            next.start();
+            volumeThread = next;
+            memory.pause();
+            for (int i = 1; i <= 4; i++) {
+                raw.request(0, CMD_WRITE, 500 + i, i * 4096L, 4096, block(50 + i));
+            }
+            NbdTestSupport.await("4 writes in flight", 10_000, () -> memory.pending() == 4);
+            server.rehome(1);
+            NbdTestSupport.await("the connection on vol's thread", 10_000, () -> next.loop.connectionCount() == 1);
+            memory.unpause();
+            final Set<Long> cookies = new HashSet<>();
+            for (int i = 1; i <= 4; i++) {
+                final long[] reply = raw.readSimpleReply(null);
+                assertEquals(0, reply[0], "errno of request " + reply[1]);
+                cookies.add(reply[1]);
+            }
+            assertEquals(Set.of(501L, 502L, 503L, 504L), cookies);
+            raw.request(0, CMD_WRITE, 505, 5 * 4096L, 4096, block(55));
+            assertEquals(0, raw.readSimpleReply(null)[0]);
+            assertEquals("volume-vol", submittedOn.get(505L));
+            for (int i = 0; i <= 5; i++) {
+                assertArrayEquals(block(50 + i), memory.contents("vol", i * 4096L, 4096));
+            }
+        }
+    }
+
+    /**
      * A connection stalled for a data buffer (another connection holds the only one) when its volume's thread stops: on
      * the network thread it waits for a buffer there, and its write goes through once one comes back.
      */
@@ -242,7 +282,8 @@ final class NbdLoopTest {
     /**
      * Randomized: four hosts write and read back blocks of their own on "vol" (reconnecting now and then, so new
      * connections land on the newest volume thread) while the volume's thread is stopped and a new one started,
-     * again and again. No request fails or hangs, every block reads back as last written, and no connection leaks.
+     * again and again; after each restart the connections handed back to the network thread are moved to the new
+     * thread ({@link NbdServer#rehome}) with their requests in flight. No request fails or hangs, every block reads back as last written, and no connection leaks.
      */
     @Test
     void volumeThreadsStoppedAndStartedUnderLoadLoseNothing() throws Exception {
@@ -300,6 +341,7 @@ final class NbdLoopTest {
                 next.start();
                 volumeThread = next; // new connections go to the new thread from now on
                 stopping.stopAndJoin();
+                server.rehome(1); // and those the stop handed back to the network thread, mid-stream
             }
             final long target = operations.get() + 100;
             NbdTestSupport.await("host operations after the last restart", 20_000,
