@@ -42,14 +42,10 @@ final class NbdBufferPool {
         return tierBytes[tierBytes.length - 1];
     }
 
-    /** A buffer of at least {@code lengthBytes}, or null when that tier is exhausted (caller stalls and retries). */
-    ByteBuffer acquire(final int lengthBytes) {
-        return acquire(lengthBytes, null);
-    }
-
     /**
-     * {@link #acquire(int)}; when it finds none, {@code waiter} (if not null) is woken by the next release (under the
-     * same lock: a buffer released between the failed acquire and the wait cannot be missed).
+     * A buffer of at least {@code lengthBytes}, or null when that tier is exhausted (the caller stalls and retries):
+     * then {@code waiter} (if not null) is woken by the next release, under the same lock, so a buffer released
+     * between the failed acquire and the wait cannot be missed.
      */
     synchronized ByteBuffer acquire(final int lengthBytes, final NbdLoop waiter) {
         final int tier = tierFor(lengthBytes);

@@ -20,9 +20,11 @@ import java.util.function.Consumer;
  * <p>Everything here runs on the loop's host thread except {@link #onCompleteAnyThread} (any thread) and
  * {@link #offerArrival} (the thread handing a connection over).
  *
- * <p>A connection leaves a volume's loop again only when that thread stops (the volume moved to the peer, was
- * deleted, or the controller stops): {@link #close} hands its connections back to the network thread, whose requests
- * then take the path they took before (forwarded, or answered with an error for a deleted volume).
+ * <p>A connection that picked a volume before the volume had a thread here (the peer owned it then) moves to that
+ * thread once it has one ({@link NbdServer#rehome}). A connection leaves a volume's loop again only when that thread
+ * stops (the volume moved to the peer, was deleted, or the controller stops): {@link #close} hands its connections
+ * back to the network thread, whose requests then take the path they took before (forwarded, or answered with an
+ * error for a deleted volume).
  *
  * <p>Completions never get lost in a move. A completing thread reads the connection's loop and offers the request
  * to that loop's queue; a loop draining its queue passes a request whose connection has moved on to the connection's
@@ -87,10 +89,6 @@ public final class NbdLoop {
         attachIfNew(server);
     }
 
-    String name() {
-        return name;
-    }
-
     /** Handles a ready key of this loop's (the own network thread's blocking select). */
     Consumer<SelectionKey> keyHandler() {
         return keyHandler;
@@ -134,10 +132,12 @@ public final class NbdLoop {
         runFlushes();
         runMoves();
         runRecycles();
-        final long nowNs = server.context().nanoClock().nanoTime();
-        if (nowNs - nextTimeoutCheckNs >= 0) {
-            nextTimeoutCheckNs = nowNs + TIMEOUT_CHECK_INTERVAL_NS;
-            closeExpiredHandshakes(nowNs);
+        if (this == server.networkLoop()) { // handshakes run there only: a volume loop's thread reads no clock
+            final long nowNs = server.context().nanoClock().nanoTime();
+            if (nowNs - nextTimeoutCheckNs >= 0) {
+                nextTimeoutCheckNs = nowNs + TIMEOUT_CHECK_INTERVAL_NS;
+                closeExpiredHandshakes(nowNs);
+            }
         }
         if (server.isClosed()) {
             closeConnections();
@@ -573,8 +573,8 @@ public final class NbdLoop {
         if (!completions.offer(request)) {
             throw new IllegalStateException("NBD completion queue full: more requests in flight than slots");
         }
-        if (Thread.currentThread() != thread) {
-            wakeup.run(); // completed on the loop's thread itself (served at once): drained in this or the next cycle
+        if (Thread.currentThread() != thread) { // on the loop's own thread it is drained in this or the next cycle
+            wakeup.run();
         }
     }
 }
